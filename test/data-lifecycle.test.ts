@@ -22,6 +22,7 @@ import {
   newPage,
   screenshot,
   startAuthorization,
+  submitWith,
   type TestCustomer,
 } from './support/browser.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -86,8 +87,7 @@ describe('data lifecycle', () => {
       await page.goto(started.url);
       await page.getByLabel('Username').fill(customer.username);
       await page.getByLabel('Password').fill(customer.password);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.waitForLoadState();
+      await submitWith(page, page.getByRole('button', { name: 'Sign in' }));
       await screenshot(page, name);
       return { text: await page.locator('body').innerText(), url: page.url() };
     } finally {

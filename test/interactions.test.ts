@@ -16,6 +16,7 @@ import {
   rejectConsent,
   screenshot,
   startAuthorization,
+  submitWith,
   type TestCustomer,
 } from './support/browser.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -135,8 +136,7 @@ describe('login and consent pages in Chromium', () => {
     }
     await screenshot(page, 'consent-account-information');
 
-    await page.getByRole('button', { name: 'Allow' }).click();
-    await page.waitForLoadState();
+    await submitWith(page, page.getByRole('button', { name: 'Allow' }));
     assert.match(new URL(page.url()).pathname, /^\/interaction\/[^/]+\/accounts$/);
     const consentId = await pickerConsentId(page);
     assert.equal((await consentOf(consentId))?.status, 'awaiting_authorisation');
@@ -209,8 +209,7 @@ describe('login and consent pages in Chromium', () => {
     }
     await screenshot(page, 'consent-payment-initiation');
 
-    await page.getByRole('button', { name: 'Allow' }).click();
-    await page.waitForLoadState();
+    await submitWith(page, page.getByRole('button', { name: 'Allow' }));
     assert.ok((await shown(page)).includes('Pay €12.34 to Corner Shop GmbH'));
     assert.equal(await page.locator('input[type="radio"][name="account"]').count(), 2);
     await screenshot(page, 'consent-accounts-payment');
@@ -240,8 +239,7 @@ describe('login and consent pages in Chromium', () => {
     await page.goto(started.url);
     await completeLogin(page, psu.username, psu.password, psu.totp);
     assert.ok((await shown(page)).includes('DE02 1203 0000 0000 2020 51'));
-    await page.getByRole('button', { name: 'Allow' }).click();
-    await page.waitForLoadState();
+    await submitWith(page, page.getByRole('button', { name: 'Allow' }));
     const choice = page.getByLabel('Savings account');
     assert.equal(await choice.isChecked(), true);
     assert.equal(await choice.isDisabled(), true);
@@ -264,8 +262,7 @@ describe('login and consent pages in Chromium', () => {
     const { received } = await interceptCallback(page);
     await page.goto(started.url);
     await completeLogin(page, psu.username, psu.password, psu.totp);
-    await page.getByRole('button', { name: 'Allow' }).click();
-    await page.waitForLoadState();
+    await submitWith(page, page.getByRole('button', { name: 'Allow' }));
     const consentId = await pickerConsentId(page);
     const [response] = await Promise.all([
       page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/accounts')),
@@ -320,8 +317,7 @@ describe('login and consent pages in Chromium', () => {
     const { received } = await interceptCallback(page);
     await page.goto(started.url);
     await completeLogin(page, psu.username, psu.password, psu.totp);
-    await page.getByRole('button', { name: 'Allow' }).click();
-    await page.waitForLoadState();
+    await submitWith(page, page.getByRole('button', { name: 'Allow' }));
     const consentId = await pickerConsentId(page);
     await rejectConsent(page);
     const callback = await received;
@@ -395,8 +391,7 @@ describe('login and consent pages in Chromium', () => {
     const { received } = await interceptCallback(page);
     await page.goto(started.url);
     await completeLogin(page, psu.username, psu.password, psu.totp);
-    await page.getByRole('button', { name: 'Allow' }).click();
-    await page.waitForLoadState();
+    await submitWith(page, page.getByRole('button', { name: 'Allow' }));
     const consentId = await pickerConsentId(page);
     const pendingBefore = (await server.server.services.consents.listForCustomer(psu.customer.id)).filter(
       (c) => c.status === 'awaiting_authorisation',
@@ -449,8 +444,7 @@ describe('login and consent pages in Chromium', () => {
     });
     await page.goto(started.url);
     await completeLogin(page, psu.username, psu.password, psu.totp);
-    await page.getByRole('button', { name: 'Allow' }).click();
-    await page.waitForLoadState();
+    await submitWith(page, page.getByRole('button', { name: 'Allow' }));
     const picker = new URL(page.url());
     // An authorised consent of the same customer and client (from an earlier test) is not pending.
     const authorised = (await server.server.services.consents.listForCustomer(psu.customer.id)).find(

@@ -21,6 +21,7 @@ import {
   newPage,
   screenshot,
   startAuthorization,
+  submitWith,
   type TestCustomer,
 } from './support/browser.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -91,8 +92,7 @@ describe('strong customer authentication in Chromium', () => {
   async function password(page: Page, customer: TestCustomer) {
     await page.getByLabel('Username').fill(customer.username);
     await page.getByLabel('Password').fill(customer.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForLoadState();
+    await submitWith(page, page.getByRole('button', { name: 'Sign in' }));
   }
 
   async function code(page: Page, value: string) {

@@ -28,6 +28,7 @@ import {
   newPage,
   screenshot,
   startAuthorization,
+  submitWith,
   type TestCustomer,
 } from './support/browser.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -167,8 +168,7 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
   async function password(page: Page, customer: TestCustomer) {
     await page.getByLabel('Username').fill(customer.username);
     await page.getByLabel('Password').fill(customer.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForLoadState();
+    await submitWith(page, page.getByRole('button', { name: 'Sign in' }));
   }
 
   /** Presses the page's key button; the virtual authenticator answers; returns the status of the form's POST. */

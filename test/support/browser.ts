@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oauth from 'oauth4webapi';
-import { type Browser, type BrowserContext, chromium, type Page, type Route } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Locator, type Page, type Route } from 'playwright-core';
 import type { BankAccount } from '../../src/accounts/account-directory.ts';
 import type { Customer } from '../../src/accounts/customers.ts';
 import type { TestServer } from './server.ts';
@@ -67,14 +67,25 @@ export async function createCustomer(
   return { customer, username, password, accounts: held, ...(totp ? { totp } : {}) };
 }
 
+/**
+ * Clicks a button that submits a form and waits until the page it leads to has loaded. Waiting for
+ * the main frame to commit the next document first: a bare click + waitForLoadState can return on
+ * the page being left, before the browser has even received the answer.
+ */
+export async function submitWith(page: Page, button: Locator): Promise<void> {
+  const landed = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame() });
+  await button.click();
+  await landed;
+  await page.waitForLoadState();
+}
+
 /** The label of the code field on the second-factor page. */
 export const CODE_LABEL = 'Code from your authenticator app';
 
 /** Enters the next code of the customer's authenticator app and confirms. */
 export async function completeSecondFactor(page: Page, device: TotpDevice): Promise<void> {
   await page.getByLabel(CODE_LABEL).fill(await device.next());
-  await page.getByRole('button', { name: /^Confirm/ }).click();
-  await page.waitForLoadState();
+  await submitWith(page, page.getByRole('button', { name: /^Confirm/ }));
 }
 
 export interface AuthorizationRequest {
@@ -202,24 +213,20 @@ export async function interceptCallback(page: Page, redirectUri = REDIRECT_URI):
 export async function completeLogin(page: Page, username: string, password: string, device?: TotpDevice): Promise<void> {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForLoadState();
+  await submitWith(page, page.getByRole('button', { name: 'Sign in' }));
   if (device && /\/factor$/.test(new URL(page.url()).pathname)) await completeSecondFactor(page, device);
 }
 
 /** Allows the request as a whole, then picks the accounts by name and approves. */
 export async function approveConsent(page: Page, accountNames: string[]): Promise<void> {
-  await page.getByRole('button', { name: 'Allow' }).click();
-  await page.waitForLoadState();
+  await submitWith(page, page.getByRole('button', { name: 'Allow' }));
   for (const name of accountNames) await page.getByLabel(name).check();
-  await page.getByRole('button', { name: 'Approve' }).click();
-  await page.waitForLoadState();
+  await submitWith(page, page.getByRole('button', { name: 'Approve' }));
 }
 
 /** Denies the request (on the consent page or the account picker). */
 export async function rejectConsent(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Deny' }).click();
-  await page.waitForLoadState();
+  await submitWith(page, page.getByRole('button', { name: 'Deny' }));
 }
 
 /** Validates the callback (state, iss) and swaps the code for tokens with the PAR's DPoP key and PKCE verifier. */
