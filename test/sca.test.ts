@@ -314,6 +314,45 @@ describe('strong customer authentication in Chromium', () => {
     await context.close();
   });
 
+  test('idle: after 5 minutes without activity the session serves nothing, not even a repeat or a silent request (RTS Art. 4(3)(d))', async () => {
+    const psu = await createCustomer(server, [EVERYDAY], undefined, undefined, { totp: true });
+    const device = psu.totp as TotpDevice;
+    const { context, page } = await newPage(browser);
+    let flow = await begin(page, [accountInformation()]);
+    await completeLogin(page, psu.username, psu.password, device);
+    await approveConsent(page, ['Everyday account']);
+    await exchangeCode(flow.started, await flow.received);
+    // Inside the 5 minutes the session is used: a repeat within 180 days goes straight to consent.
+    flow = await begin(page, [accountInformation()]);
+    assert.equal(await page.getByLabel('Username').count(), 0, 'a fresh session is used');
+    await approveConsent(page, ['Everyday account']);
+    await exchangeCode(flow.started, await flow.received);
+
+    const moved = await knex()('oidc_payloads')
+      .where({ model: 'Session' })
+      .whereRaw("payload->>'accountId' = ?", [psu.customer.id])
+      .update({ payload: knex().raw("jsonb_set(payload, '{loginTs}', to_jsonb((payload->>'loginTs')::bigint - 301))") });
+    assert.equal(moved, 1);
+    // The same repeat, which needs no SCA, now asks for the password again...
+    flow = await begin(page, [accountInformation()]);
+    assert.equal(await page.getByLabel('Username').count(), 1, 'the idle session is over: sign in again');
+    // ...and a request that may not show a page gets login_required (with iss), not a silent code.
+    const silent = await startAuthorization(server, tpp, {
+      authorization_details: [accountInformation()],
+      scope: 'openid accounts',
+      resource: rs.resource,
+      params: { prompt: 'none' },
+    });
+    const cookie = (await context.cookies(server.issuer)).map((c) => `${c.name}=${c.value}`).join('; ');
+    const answer = await fetch(silent.url, { headers: { cookie }, redirect: 'manual' });
+    assert.equal(answer.status, 303);
+    const callback = new URL(answer.headers.get('location') ?? '');
+    assert.equal(callback.searchParams.get('error'), 'login_required');
+    assert.equal(callback.searchParams.get('iss'), server.issuer);
+    assert.equal(callback.searchParams.get('code'), null);
+    await context.close();
+  });
+
   test('replay: a code that signed in once is refused the second time', async () => {
     const psu = await createCustomer(server, [EVERYDAY], undefined, undefined, { totp: true });
     const device = psu.totp as TotpDevice;

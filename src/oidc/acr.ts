@@ -7,7 +7,7 @@ export const ACR_CA = 'urn:openbanking:psd2:ca';
 export const ACR_SCA = 'urn:openbanking:psd2:sca';
 export const ACR_VALUES = [ACR_CA, ACR_SCA];
 
-/** PSD2 RTS Art. 4(3)(d): an authentication older than this no longer counts for anything that needs SCA. */
+/** PSD2 RTS Art. 4(3)(d): a session authenticated longer ago than this is over (interaction-policy.ts). */
 export const SCA_FRESH_SECONDS = 5 * 60;
 
 export interface RequestedAcr {

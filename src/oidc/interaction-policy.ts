@@ -5,6 +5,8 @@
 //   it is a payment, which is authenticated for itself every time (RTS Art. 5);
 // - `essential_acr` replaces the built-in checks of the same purpose with the ca < sca ladder, so
 //   a TPP asking for `ca` accepts the SCA a payment needed instead of looping through the login.
+// - `session_idle`: a session whose authentication is more than 5 minutes old is over for every
+//   request, not only those that need SCA (RTS Art. 4(3)(d)): the customer signs in again;
 // The details tell the login page why, and whether the customer may be stepped up (asked only
 // for the missing factor) or must authenticate from the start.
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
@@ -63,6 +65,22 @@ function scaCheck(rules: ScaRules): InstanceType<typeof Check> {
   );
 }
 
+/**
+ * PSD2 RTS Art. 4(3)(d): "the maximum time without activity by the payer after being authenticated
+ * ... shall not exceed 5 minutes". The bank's session is only ever used inside the 5 minutes after
+ * the customer authenticated; after that, whatever the request asks, they sign in from the start
+ * (a `prompt=none` request gets `login_required`).
+ */
+function idleSessionCheck(): InstanceType<typeof Check> {
+  return new Check('session_idle', 'the session has been idle for more than 5 minutes', 'login_required', (ctx) => {
+    const session = ctx.oidc.session as unknown as SessionLike;
+    if (!session.accountId) return Check.NO_NEED_TO_PROMPT;
+    // A login performed in this very request (its result) is the activity.
+    if ((ctx.oidc.result as { login?: unknown } | undefined)?.login) return Check.NO_NEED_TO_PROMPT;
+    return fresh(session) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+  });
+}
+
 function essentialAcrCheck(): InstanceType<typeof Check> {
   return new Check(
     'essential_acr',
@@ -83,6 +101,7 @@ export function scaInteractionPolicy(rules: ScaRules): interactionPolicy.Default
   if (!login) throw new Error('oidc-provider base policy has no login prompt');
   login.checks.remove('essential_acrs');
   login.checks.remove('essential_acr');
+  login.checks.add(idleSessionCheck());
   login.checks.add(essentialAcrCheck());
   login.checks.add(scaCheck(rules));
   return policy;
