@@ -37,7 +37,7 @@ describe('refresh token rotation with a retry window', () => {
   after(() => server.close());
 
   /** A grant with a DPoP-bound refresh token, as the code exchange leaves them. */
-  async function mintRefreshToken(dpop: DPoPKey): Promise<{ refreshToken: string; grantId: string }> {
+  async function mintRefreshToken(): Promise<{ refreshToken: string; grantId: string }> {
     const provider = server.server.holder.current;
     const grant = new provider.Grant({ accountId: customerId, clientId: tpp.clientId });
     grant.addOIDCScope('openid');
@@ -83,7 +83,7 @@ describe('refresh token rotation with a retry window', () => {
 
   test('each refresh rotates: a new DPoP-bound access token and a new refresh token', async () => {
     const dpop = await dpopKey();
-    const { refreshToken } = await mintRefreshToken(dpop);
+    const { refreshToken } = await mintRefreshToken();
     const first = await refresh(refreshToken, dpop);
     assert.equal(first.token_type.toLowerCase(), 'dpop');
     assert.ok(first.refresh_token);
@@ -95,7 +95,7 @@ describe('refresh token rotation with a retry window', () => {
 
   test('inside the window the previous refresh token still works and returns a valid pair', async () => {
     const dpop = await dpopKey();
-    const { refreshToken } = await mintRefreshToken(dpop);
+    const { refreshToken } = await mintRefreshToken();
     const first = await refresh(refreshToken, dpop);
     const retry = await refresh(refreshToken, dpop);
     assert.ok(retry.refresh_token);
@@ -107,7 +107,7 @@ describe('refresh token rotation with a retry window', () => {
 
   test('after the window a reuse revokes the whole family (old and new tokens inactive)', async () => {
     const dpop = await dpopKey();
-    const { refreshToken, grantId } = await mintRefreshToken(dpop);
+    const { refreshToken, grantId } = await mintRefreshToken();
     const rotated = await refresh(refreshToken, dpop);
     await new Promise((resolve) => setTimeout(resolve, (WINDOW + 1) * 1000));
 
@@ -122,7 +122,7 @@ describe('refresh token rotation with a retry window', () => {
 
   test('10 concurrent refreshes with one token all succeed and leave the grant alive', async () => {
     const dpop = await dpopKey();
-    const { refreshToken, grantId } = await mintRefreshToken(dpop);
+    const { refreshToken, grantId } = await mintRefreshToken();
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => refresh(refreshToken, dpop)));
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => String(r.reason));
     assert.deepEqual(failures, []);
@@ -137,7 +137,7 @@ describe('refresh token rotation with a retry window', () => {
     // client's are bound to its authentication, and the FAPI 2.0 conformance suite refreshes with
     // a new key and expects success. What must hold: a DPoP proof is still required, and the
     // access token it gets is bound to the key that proved possession now.
-    const { refreshToken } = await mintRefreshToken(await dpopKey());
+    const { refreshToken } = await mintRefreshToken();
     const rotatedKey = await dpopKey();
     const tokens = await refresh(refreshToken, rotatedKey);
     assert.equal(tokens.token_type.toLowerCase(), 'dpop');
@@ -156,7 +156,7 @@ describe('refresh token rotation with a retry window', () => {
 
   test("another client cannot use the TPP's refresh token (OWASP API1)", async () => {
     const dpop = await dpopKey();
-    const { refreshToken } = await mintRefreshToken(dpop);
+    const { refreshToken } = await mintRefreshToken();
     const other = await registerTpp(server);
     const DPoP = oauth.DPoP(other.client, dpop.pair);
     const response = await oauth.refreshTokenGrantRequest(as, other.client, other.auth, refreshToken, { ...insecure, DPoP });
