@@ -5,11 +5,13 @@ import { fileURLToPath } from 'node:url';
 import Router from '@koa/router';
 import Koa from 'koa';
 import compose from 'koa-compose';
+import { adminGate } from './admin/auth.ts';
 import { createAdminRouter } from './admin/router.ts';
 import { resourceServerRouter } from './consents/resource-server-api.ts';
 import { ping } from './db/database.ts';
 import type { DemoCredentials } from './demo.ts';
 import { createDemoTppRouter } from './demo-tpp/router.ts';
+import { allowedMethods } from './http/allowed-methods.ts';
 import { bodyLimit } from './http/body-limit.ts';
 import { errorHandler } from './http/errors.ts';
 import { requestId } from './http/request-id.ts';
@@ -136,6 +138,8 @@ export function createApp(services: Services, holder: ProviderHolder, web: WebPa
     // IP blocks, then rate limits (security/request-guards.ts), before anything reads a body.
     if (web.guards) app.use(web.guards);
     app.use(bodyLimit(config.BODY_LIMIT_BYTES));
+    // Around every route and the provider: a method the path does not take is a 405 in the route's format.
+    app.use(allowedMethods);
     return app;
   };
 
@@ -143,6 +147,8 @@ export function createApp(services: Services, holder: ProviderHolder, web: WebPa
   const ops = operationsRouter(services);
 
   const publicApp = base();
+  // Before any routing: under /admin, no valid key means the same 401 whatever the path or method.
+  if (config.ADMIN_PORT === undefined) publicApp.use(adminGate(services.adminKeys));
   publicApp.use(ops.routes());
   publicApp.use(resourceServerRouter(services, holder).routes());
   // Browser routes (login, consent, dashboard, demo) are registered here, before the provider.
@@ -152,12 +158,13 @@ export function createApp(services: Services, holder: ProviderHolder, web: WebPa
   let adminApp: Koa | undefined;
   if (config.ADMIN_PORT !== undefined) {
     adminApp = base();
+    adminApp.use(adminGate(services.adminKeys));
     adminApp.use(ops.routes());
     adminApp.use(metricsRouter({ adminKeys: services.adminKeys, requireKey: false }).routes());
-    adminApp.use(admin.routes()).use(admin.allowedMethods());
+    adminApp.use(admin.routes());
   } else {
     publicApp.use(metricsRouter({ adminKeys: services.adminKeys, requireKey: true }).routes());
-    publicApp.use(admin.routes()).use(admin.allowedMethods());
+    publicApp.use(admin.routes());
   }
   publicApp.use(mountProvider(holder));
   let mtlsApp: Koa | undefined;

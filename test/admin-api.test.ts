@@ -17,7 +17,8 @@ import {
   userOutput,
 } from '../src/admin/schemas.ts';
 import { dpopKey } from './support/fapi.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { rawRequest } from './support/raw-http.ts';
+import { freePort, startTestServer, type TestServer } from './support/server.ts';
 import { clientCredentials, discover, type KeyPair, keyPair, REDIRECT_URI, registerResourceServer } from './support/tpp.ts';
 
 /** Parses a response body with a schema that, unlike the documented one, refuses undocumented fields. */
@@ -96,6 +97,85 @@ describe('admin API', () => {
       const response = await server.admin('POST', '/admin/clients', client(), readOnly);
       assert.match(response.headers.get('www-authenticate') ?? '', /error="insufficient_scope"/);
       await expectError(response, 403, 'insufficient_scope', /clients:write/);
+    });
+  });
+
+  describe('no route map without a key', () => {
+    // The key is checked before routing: a 404 for an unknown path, a 405 with Allow or an OPTIONS
+    // answer would tell anyone which admin routes exist and what they take.
+    const requests: [string, string][] = [
+      ['GET', '/admin/clients'],
+      ['PUT', '/admin/clients'],
+      ['PATCH', '/admin/clients'],
+      ['DELETE', '/admin/clients'],
+      ['OPTIONS', '/admin/clients'],
+      ['TRACE', '/admin/clients'],
+      ['GET', '/admin/nope'],
+      ['POST', '/admin/nope/deeper'],
+      ['GET', '/admin'],
+      ['GET', '/admin/'],
+      ['GET', '/ADMIN/Clients/'],
+      ['PUT', '/Admin/Clients'],
+      ['GET', '/admin/openapi.json'],
+    ];
+    const keys: [string, Record<string, string>][] = [
+      ['no key', {}],
+      ['a wrong key', { authorization: `Bearer pcak_0123456789abcdef_${'A'.repeat(43)}` }],
+    ];
+
+    for (const [label, headers] of keys) {
+      test(`${label}: every path and method under /admin is the same 401, with WWW-Authenticate and no Allow`, async () => {
+        for (const [method, path] of requests) {
+          const response = await rawRequest(`${server.issuer}${path}`, method, headers);
+          const at = `${method} ${path}`;
+          assert.equal(response.status, 401, at);
+          assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="portcullis-admin"', at);
+          assert.equal(response.headers.get('allow'), null, at);
+          assert.match(response.headers.get('content-type') ?? '', /^application\/json/, at);
+          const { request_id: _, ...body } = (await response.json()) as Record<string, unknown>;
+          assert.deepEqual(body, { error: 'invalid_token', error_description: 'authentication required' }, at);
+        }
+      });
+    }
+
+    test('with a key: an unknown path is 404, a method the route does not take is 405 with Allow, OPTIONS lists them', async () => {
+      const authorization = { authorization: `Bearer ${server.adminKey}` };
+      await expectError(await rawRequest(`${server.issuer}/admin/nope`, 'GET', authorization), 404, 'not_found');
+      for (const method of ['PUT', 'PATCH', 'TRACE']) {
+        const response = await rawRequest(`${server.issuer}/admin/clients`, method, authorization);
+        assert.deepEqual(
+          (response.headers.get('allow') ?? '').split(', ').sort(),
+          ['GET', 'HEAD', 'POST'],
+          `${method} /admin/clients`,
+        );
+        await expectError(response, 405, 'invalid_request', new RegExp(`${method} method is not allowed`));
+      }
+      const options = await rawRequest(`${server.issuer}/admin/clients`, 'OPTIONS', authorization);
+      assert.equal(options.status, 204);
+      assert.equal(options.headers.get('allow')?.split(', ').sort().join(','), 'GET,HEAD,POST');
+    });
+
+    test('the same on the internal admin listener (ADMIN_PORT)', async () => {
+      const adminPort = await freePort();
+      const split = await startTestServer({ env: { ADMIN_PORT: String(adminPort) } });
+      try {
+        for (const [method, path] of [
+          ['PUT', '/admin/clients'],
+          ['OPTIONS', '/admin/clients'],
+          ['GET', '/admin/nope'],
+          ['GET', '/admin/openapi.json'],
+        ] as const) {
+          const response = await rawRequest(`http://127.0.0.1:${adminPort}${path}`, method);
+          assert.equal(response.status, 401, `${method} ${path}`);
+          assert.equal(response.headers.get('allow'), null, `${method} ${path}`);
+        }
+        const listed = await rawRequest(`http://127.0.0.1:${adminPort}/admin/clients`, 'GET', {
+          authorization: `Bearer ${split.adminKey}`,
+        });
+        assert.equal(listed.status, 200);
+      } finally {
+        await split.close();
+      }
     });
   });
 
@@ -320,7 +400,8 @@ describe('admin API', () => {
     };
 
     before(async () => {
-      const response = await fetch(`${server.issuer}/admin/openapi.json`);
+      // Behind a key like the routes it maps (any valid key: it needs no scope).
+      const response = await server.admin('GET', '/admin/openapi.json');
       assert.equal(response.status, 200);
       document = (await response.json()) as typeof document;
     });

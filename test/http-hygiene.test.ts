@@ -1,9 +1,36 @@
 // HTTP hygiene on every response: HSTS only over TLS (behind a trusted proxy), the security
-// headers on errors too, the FAPI interaction id echoed, and the body cap answering in the
-// format of the route it hit (OAuth JSON on API endpoints, an HTML page on browser routes).
+// headers on errors too, the FAPI interaction id echoed, and the body cap, a wrong or unknown
+// method and a missing page answering in the format of the route they hit (OAuth JSON on API
+// endpoints, an HTML page on browser routes), whatever the letter case of the path.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { rawRequest } from './support/raw-http.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+
+/** The methods an `Allow` header names, sorted. */
+const allowOf = (response: Response) =>
+  (response.headers.get('allow') ?? '')
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean)
+    .sort();
+
+/** Asserts the error is in the route's format: the HTML error page, or OAuth-style JSON. */
+async function assertErrorFormat(response: Response, format: 'html' | 'json', error: string, label: string) {
+  const text = await response.text();
+  if (format === 'html') {
+    assert.match(response.headers.get('content-type') ?? '', /^text\/html/, label);
+    assert.match(text, /<!doctype html>/i, label);
+    assert.match(text, new RegExp(`<code>${error}</code>`), label);
+    assert.equal(response.headers.get('x-frame-options'), 'DENY', label);
+  } else {
+    assert.match(response.headers.get('content-type') ?? '', /^application\/json/, label);
+    const body = JSON.parse(text) as { error: string; error_description: string };
+    assert.equal(body.error, error, label);
+    assert.equal(typeof body.error_description, 'string', label);
+  }
+  return text;
+}
 
 describe('HTTP hygiene', () => {
   let server: TestServer;
@@ -64,5 +91,80 @@ describe('HTTP hygiene', () => {
     assert.equal(page.status, 413);
     assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
     assert.match(await page.text(), /exceeds \d+ bytes/);
+  });
+
+  const wrongMethods: { name: string; method: string; path: string; format: 'html' | 'json'; allow: string[] }[] = [
+    { name: 'PUT at the sign-in page', method: 'PUT', path: '/account/login', format: 'html', allow: ['GET', 'HEAD', 'POST'] },
+    { name: 'PUT at /ACCOUNT/LOGIN/', method: 'PUT', path: '/ACCOUNT/LOGIN/', format: 'html', allow: ['GET', 'HEAD', 'POST'] },
+    {
+      name: 'DELETE at an interaction step',
+      method: 'DELETE',
+      path: '/interaction/some-uid/login',
+      format: 'html',
+      allow: ['POST'],
+    },
+    { name: 'PATCH at the dashboard', method: 'PATCH', path: '/account', format: 'html', allow: ['GET', 'HEAD'] },
+    {
+      name: 'PUT at the resource-server consent API',
+      method: 'PUT',
+      path: '/consents/some-id/payment-executed',
+      format: 'json',
+      allow: ['POST'],
+    },
+    { name: 'POST at /metrics', method: 'POST', path: '/metrics', format: 'json', allow: ['GET', 'HEAD'] },
+    { name: 'POST at a static file', method: 'POST', path: '/static/portcullis.css', format: 'json', allow: ['GET', 'HEAD'] },
+    { name: 'DELETE at /healthz', method: 'DELETE', path: '/healthz', format: 'json', allow: ['GET', 'HEAD'] },
+  ];
+  for (const { name, method, path, format, allow } of wrongMethods) {
+    test(`405 for ${name}: ${format === 'html' ? 'the error page' : 'OAuth-style JSON'} with Allow`, async () => {
+      const response = await rawRequest(`${server.issuer}${path}`, method);
+      assert.equal(response.status, 405, path);
+      assert.deepEqual(allowOf(response), allow, path);
+      const text = await assertErrorFormat(response, format, 'invalid_request', `${method} ${path}`);
+      assert.match(text, new RegExp(`${method} method is not allowed`), path);
+    });
+  }
+
+  test('an unknown method (TRACE, PROPFIND) is a 405 client error in the route format, never 501', async () => {
+    const cases: { method: string; path: string; format: 'html' | 'json'; allow: string[] }[] = [
+      { method: 'TRACE', path: '/account/login', format: 'html', allow: ['GET', 'HEAD', 'POST'] },
+      { method: 'TRACE', path: '/Interaction/some-uid/Login', format: 'html', allow: ['POST'] },
+      { method: 'TRACE', path: '/metrics', format: 'json', allow: ['GET', 'HEAD'] },
+      { method: 'PROPFIND', path: '/static/portcullis.css', format: 'json', allow: ['GET', 'HEAD'] },
+      // oidc-provider's endpoints and unknown paths: no route of ours knows the path, `Allow` is empty.
+      { method: 'TRACE', path: '/token', format: 'json', allow: [] },
+      { method: 'TRACE', path: '/.well-known/openid-configuration', format: 'json', allow: [] },
+      { method: 'TRACE', path: '/no-such-page', format: 'json', allow: [] },
+    ];
+    for (const { method, path, format, allow } of cases) {
+      const response = await rawRequest(`${server.issuer}${path}`, method);
+      assert.equal(response.status, 405, `${method} ${path}`);
+      assert.notEqual(response.headers.get('allow'), null, `${method} ${path} carries Allow`);
+      assert.deepEqual(allowOf(response), allow, `${method} ${path}`);
+      await assertErrorFormat(response, format, 'invalid_request', `${method} ${path}`);
+    }
+  });
+
+  test('OPTIONS on our routes answers 204 with Allow; a method the route takes is never a 405', async () => {
+    const options = await rawRequest(`${server.issuer}/account/login`, 'OPTIONS');
+    assert.equal(options.status, 204);
+    assert.deepEqual(allowOf(options), ['GET', 'HEAD', 'POST']);
+    // A handler's own 404 stays a 404 (an unknown static file), not a 405.
+    const missing = await rawRequest(`${server.issuer}/static/nothing.css`, 'GET');
+    assert.equal(missing.status, 404);
+    await assertErrorFormat(missing, 'json', 'not_found', 'GET /static/nothing.css');
+  });
+
+  test('errors on browser routes are pages whatever the letter case or trailing slash', async () => {
+    for (const path of ['/account/nothing', '/ACCOUNT/nothing', '/Account/Nothing/', '/INTERACTION/some-uid/nothing', '/Demo']) {
+      const response = await rawRequest(`${server.issuer}${path}`, 'GET');
+      assert.equal(response.status, 404, path);
+      await assertErrorFormat(response, 'html', 'not_found', path);
+    }
+    for (const path of ['/TOKEN/nothing', '/Accounts', '/nothing/account']) {
+      const response = await rawRequest(`${server.issuer}${path}`, 'GET');
+      assert.equal(response.status, 404, path);
+      await assertErrorFormat(response, 'json', 'not_found', path);
+    }
   });
 });

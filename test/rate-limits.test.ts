@@ -1,7 +1,8 @@
 // Rate limits (OWASP API4) as a client meets them over real HTTP: the per-address sign-in limit
 // with an HTML page, the token endpoint's JSON 429, trust tiers (partner above standard), the
-// anonymous tier for forged client ids, IPv6 counted per /64, counters shared by two instances on
-// one Redis, and the fail-closed token endpoint when Redis is unreachable. Limits are lowered per
+// anonymous tier for forged client ids, IPv6 counted per /64, every spelling of a path the routers
+// serve (letter case, trailing slash) counted like the path itself, counters shared by two
+// instances on one Redis, and the fail-closed token endpoint when Redis is unreachable. Limits are lowered per
 // test with RATE_LIMITS; addresses come from X-Forwarded-For (TRUST_PROXY=true).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -191,6 +192,113 @@ describe('token endpoint', () => {
   });
 });
 
+describe('every spelling a route serves is counted in its family (letter case, trailing slash)', () => {
+  // Both routers match paths case-insensitively and forgive a trailing slash (src/http/route-path.ts):
+  // each spelling below reaches the real handler, so it must spend the same counters as the exact path.
+  let server: TestServer;
+  let address = 0;
+  const freshIp = () => `203.0.113.${100 + address++}`;
+  before(async () => {
+    server = await startTestServer({
+      env: {
+        TRUST_PROXY: 'true',
+        RATE_LIMITS: [
+          'login.ip=3',
+          'login.customer=2',
+          'token.client.anonymous=3',
+          'par.client.anonymous=3',
+          'introspection.client.anonymous=3',
+          'revocation.client.anonymous=3',
+          'admin.ip=3+0',
+        ].join(','),
+      },
+    });
+  });
+  after(() => server.close());
+
+  const clientEndpoints = [
+    { name: 'token', spellings: ['/Token', '/token/', '/TOKEN/', '/tOkEn'] },
+    { name: 'PAR', spellings: ['/REQUEST', '/request/', '/Request/', '/REQUEST/'] },
+    {
+      name: 'introspection',
+      spellings: ['/Token/Introspection', '/token/introspection/', '/TOKEN/INTROSPECTION', '/token/Introspection/'],
+    },
+    { name: 'revocation', spellings: ['/token/revocation/', '/Token/Revocation', '/TOKEN/REVOCATION/', '/token/REVOCATION'] },
+  ];
+  for (const { name, spellings } of clientEndpoints) {
+    test(`${name}: unauthenticated requests at ${spellings.join(', ')} share the anonymous limit of 3`, async () => {
+      const ip = freshIp();
+      for (const [i, path] of spellings.slice(0, 3).entries()) {
+        const response = await postForm(`${server.issuer}${path}`, { client_id: 'nobody' }, { 'x-forwarded-for': ip });
+        // oidc-provider itself answered (an OAuth error about the client, not a 404).
+        assert.ok([400, 401].includes(response.status), `${path}: ${response.status} ${JSON.stringify(response.body)}`);
+        assert.notEqual(response.body.error, 'not_found', path);
+        assert.deepEqual(
+          { limit: rateLimitHeaders(response.headers).limit, remaining: rateLimitHeaders(response.headers).remaining },
+          { limit: 3, remaining: 2 - i },
+          path,
+        );
+      }
+      const refused = await postForm(`${server.issuer}${spellings[3]}`, { client_id: 'nobody' }, { 'x-forwarded-for': ip });
+      assert.equal(refused.status, 429, JSON.stringify(refused.body));
+      assert.equal(refused.body.error, 'too_many_requests');
+      assert.match(refused.headers.get('content-type') ?? '', /application\/json/);
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+    });
+  }
+
+  test('sign-in at /ACCOUNT/LOGIN, /Account/Login/ and /INTERACTION/<uid>/Login/ spends login.ip; the next is a 429 page', async () => {
+    // Each attempt names a new username: only the address counter (login.ip = 3) can refuse.
+    const ip = freshIp();
+    for (const path of ['/ACCOUNT/LOGIN', '/Account/Login/']) {
+      const response = await portalLogin(server.issuer, { ip, username: uniqueName(), path });
+      assert.equal(response.status, 401, `${path}: the sign-in handler checked the password`);
+    }
+    const step = await fetch(`${server.issuer}/INTERACTION/no-such-uid/Login/`, {
+      method: 'POST',
+      headers: { 'x-forwarded-for': ip, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: uniqueName(), password: 'not the password' }),
+    });
+    assert.notEqual(step.status, 429);
+    assert.ok(step.headers.get('ratelimit-limit'), 'the interaction step was counted');
+    const refused = await portalLogin(server.issuer, { ip, username: uniqueName(), path: '/account/LOGIN/' });
+    assert.equal(refused.status, 429, 'the fourth attempt from the address');
+    assert.match(refused.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await refused.text(), /Too many requests/);
+  });
+
+  test('one username at /Account/Login and /ACCOUNT/LOGIN/ from other addresses spends login.customer', async () => {
+    const name = uniqueName();
+    assert.equal((await portalLogin(server.issuer, { ip: freshIp(), username: name, path: '/Account/Login' })).status, 401);
+    assert.equal((await portalLogin(server.issuer, { ip: freshIp(), username: name, path: '/ACCOUNT/LOGIN/' })).status, 401);
+    const third = await portalLogin(server.issuer, { ip: freshIp(), username: name, path: '/account/login' });
+    assert.equal(third.status, 429);
+  });
+
+  test('spellings no router serves (percent-escapes, doubled or inner slashes) are 404s, not a way around the limits', async () => {
+    for (const path of ['/%74oken', '/to%6Ben', '//token', '/token//', '/token//introspection', '/%2Ftoken']) {
+      const response = await postForm(`${server.issuer}${path}`, { client_id: 'nobody' }, { 'x-forwarded-for': freshIp() });
+      assert.equal(response.status, 404, path);
+      assert.equal(response.body.error, 'not_found', path);
+    }
+  });
+
+  test('the admin API at /ADMIN/clients, /admin/Clients/ and /Admin/CLIENTS spends admin.ip', async () => {
+    const ip = freshIp();
+    const get = (path: string) =>
+      fetch(`${server.issuer}${path}`, { headers: { authorization: `Bearer ${server.adminKey}`, 'x-forwarded-for': ip } });
+    for (const [i, path] of ['/ADMIN/clients', '/admin/Clients/', '/Admin/CLIENTS'].entries()) {
+      const response = await get(path);
+      assert.equal(response.status, 200, path);
+      assert.ok(Array.isArray(await response.json()), `${path} is the client list`);
+      assert.equal(rateLimitHeaders(response.headers).remaining, 2 - i, path);
+    }
+    const refused = await get('/admin/clients/');
+    assert.equal(refused.status, 429);
+    assert.equal(((await refused.json()) as { error: string }).error, 'too_many_requests');
+  });
+});
+
 describe('two instances on one Redis share a client counter', () => {
   const prefix = `test:${randomBytes(6).toString('hex')}`;
   const env = {
@@ -270,6 +378,27 @@ describe('Redis unreachable: token and login fail closed, the rest stays up', ()
     const response = await portalLogin(server.issuer, { ip: '127.0.0.1', username: uniqueName() });
     assert.equal(response.status, 503);
     assert.match(response.headers.get('content-type') ?? '', /text\/html/);
+  });
+
+  test('every spelling of the token endpoint and of sign-in fails closed too', async () => {
+    for (const path of ['/Token', '/token/', '/TOKEN/']) {
+      const response = await postForm(`${server.issuer}${path}`, { grant_type: 'client_credentials' });
+      assert.equal(response.status, 503, path);
+      assert.equal(response.body.error, 'temporarily_unavailable', path);
+      assert.equal(response.headers.get('retry-after'), '5', path);
+    }
+    for (const path of ['/ACCOUNT/LOGIN', '/Account/Login/']) {
+      const response = await portalLogin(server.issuer, { ip: '127.0.0.1', username: uniqueName(), path });
+      assert.equal(response.status, 503, path);
+      assert.match(response.headers.get('content-type') ?? '', /text\/html/, path);
+    }
+    const step = await fetch(`${server.issuer}/Interaction/some-uid/LOGIN`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: uniqueName(), password: 'not the password' }),
+    });
+    assert.equal(step.status, 503);
+    assert.match(step.headers.get('content-type') ?? '', /text\/html/);
   });
 
   test('discovery, JWKS and the sign-in page still work (fail open, counted in memory)', async () => {

@@ -1,5 +1,7 @@
 // The admin API under /admin. Every operation is declared once in `operations`: the router is
-// built from that table and so is /admin/openapi.json, with the same zod schemas.
+// built from that table and so is /admin/openapi.json, with the same zod schemas. The admin key
+// is checked before routing (auth.ts `adminGate`, mounted by app.ts), so the document and the
+// route map it describes are only for holders of a key.
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
@@ -10,7 +12,7 @@ import { retireAfterSeconds } from '../oidc/provider.ts';
 import { requestContext } from '../security/audit.ts';
 import type { Services } from '../services.ts';
 import type { AdminScope } from './admin-keys.ts';
-import { type AdminState, requireAdmin, requireScope } from './auth.ts';
+import { type AdminState, requireAdminKey, requireScope } from './auth.ts';
 import { findTppClient, registerClient, replaceClient } from './clients-service.ts';
 import { customerDataOperations } from './customer-data-operations.ts';
 import { incidentOperations } from './incident-operations.ts';
@@ -335,13 +337,13 @@ export function createAdminRouter(services: Services, holder: ProviderHolder): R
   ];
   const document = openApiDocument(operations, services.config.ISSUER);
 
+  router.use(requireAdminKey);
   router.get('/admin/openapi.json', (ctx) => {
     ctx.body = document;
   });
 
-  const authenticated = requireAdmin(services.adminKeys);
   for (const op of operations) {
-    router[op.method](op.path, authenticated, requireScope(op.scope), async (ctx) => {
+    router[op.method](op.path, requireScope(op.scope), async (ctx) => {
       const sent = Boolean(ctx.request.length || ctx.get('transfer-encoding'));
       const body = op.input && sent ? await readJson(ctx, services.config.BODY_LIMIT_BYTES) : undefined;
       const result = await op.handle(ctx as unknown as Context, body);

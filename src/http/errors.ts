@@ -3,6 +3,7 @@
 // for browser routes, and never a stack trace.
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
+import { isUnder, routePath } from './route-path.ts';
 import { render } from './views.ts';
 
 export class HttpError extends Error {
@@ -54,6 +55,17 @@ export class NotFound extends HttpError {
     super(404, 'not_found', description);
   }
 }
+/**
+ * RFC 9110 15.5.6: 405 with `Allow`, the methods the resource takes (empty when no route of ours
+ * knows the path: an unknown method such as TRACE at an oidc-provider endpoint). A client error,
+ * never 501: the server is not broken because a client sent a method it does not serve.
+ */
+export class MethodNotAllowed extends HttpError {
+  constructor(method: string, allowed: readonly string[]) {
+    const use = allowed.length ? ` (allowed: ${allowed.join(', ')})` : '';
+    super(405, 'invalid_request', `the ${method} method is not allowed here${use}`, { Allow: allowed.join(', ') });
+  }
+}
 export class Conflict extends HttpError {
   constructor(description: string) {
     super(409, 'conflict', description);
@@ -70,11 +82,16 @@ export class UnsupportedMediaType extends HttpError {
   }
 }
 
+const BROWSER_ROUTES = ['/interaction', '/account', '/demo', '/auth', '/session/end'];
+
 /** Browser routes get HTML; everything else gets JSON. */
 // The authorization and end-session endpoints are browser navigations too: a 403 or 429 from the
-// guards in front of oidc-provider (security/request-guards.ts) is a page there.
-const wantsHtml = (path: string) =>
-  ['/interaction', '/account', '/demo'].some((prefix) => path.startsWith(prefix)) || /^\/(auth|session\/end)(\/|$)/.test(path);
+// guards in front of oidc-provider (security/request-guards.ts) is a page there. The path is read
+// as the routers read it: `/ACCOUNT/login` is the sign-in page, and its errors are pages.
+const wantsHtml = (rawPath: string) => {
+  const path = routePath(rawPath);
+  return BROWSER_ROUTES.some((prefix) => isUnder(path, prefix));
+};
 
 export function errorHandler(logger: Logger): Middleware {
   return async (ctx, next) => {

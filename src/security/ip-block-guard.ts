@@ -5,6 +5,7 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { HttpError } from '../http/errors.ts';
+import { routePath } from '../http/route-path.ts';
 import type { IpBlockStore } from './ip-blocks.ts';
 
 const PROBES = new Set(['/healthz', '/readyz']);
@@ -17,7 +18,7 @@ export class AddressBlocked extends HttpError {
 
 export function ipBlockGuard(blocks: IpBlockStore, logger: Logger): Middleware {
   return async (ctx, next) => {
-    if (!PROBES.has(ctx.path)) {
+    if (!PROBES.has(routePath(ctx.path))) {
       const block = await blocks.match(ctx.ip);
       if (block) {
         logger.debug({ block: block.id, path: ctx.path, requestId: ctx.state.requestId }, 'request from a blocked address');

@@ -3,8 +3,14 @@
 import { ASSERTION_TYPE, clientAssertion, type FormResponse, postForm } from './fapi.ts';
 import { REDIRECT_URI, type Tpp } from './tpp.ts';
 
-/** One sign-in attempt at the customer dashboard: GET the form (CSRF token and cookie), POST it. */
-export async function portalLogin(issuer: string, from: { ip: string; username: string; password?: string }): Promise<Response> {
+/**
+ * One sign-in attempt at the customer dashboard: GET the form (CSRF token and cookie), POST it, to
+ * `path` (default `/account/login`; another spelling of it, such as `/ACCOUNT/LOGIN/`).
+ */
+export async function portalLogin(
+  issuer: string,
+  from: { ip: string; username: string; password?: string; path?: string },
+): Promise<Response> {
   const headers = { 'x-forwarded-for': from.ip };
   const page = await fetch(`${issuer}/account/login`, { headers, redirect: 'manual' });
   const html = await page.text();
@@ -14,7 +20,7 @@ export async function portalLogin(issuer: string, from: { ip: string; username: 
     .getSetCookie()
     .map((line) => line.split(';')[0])
     .join('; ');
-  return fetch(`${issuer}/account/login`, {
+  return fetch(`${issuer}${from.path ?? '/account/login'}`, {
     method: 'POST',
     headers: { ...headers, cookie, 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ csrf, username: from.username, password: from.password ?? 'not the password' }),

@@ -67,7 +67,10 @@ from \`src/security/rate-limit/policy.ts\` and \`src/security/anomalies/rules.ts
 Every request except the health probes (\`/healthz\`, \`/readyz\`) first meets the IP block list,
 then the rate limiter, before anything reads its body or oidc-provider sees it. The limiter puts
 the request in one **endpoint family** by method and path and spends the request's **cost** (1
-point unless the family's cost rules say more) in each of the family's counters:
+point unless the family's cost rules say more) in each of the family's counters. The path is read
+as the routers read it (\`src/http/route-path.ts\`), in any letter case and with or without a
+trailing slash: \`POST /Token/\` is the token endpoint, and counts (and fails closed) as one.
+The counters:
 
 - **address**: the client address (\`ctx.ip\`; behind a proxy listed in \`TRUSTED_PROXIES\`, the
   rightmost \`X-Forwarded-For\` entry that is not itself a trusted proxy, at most

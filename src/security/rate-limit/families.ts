@@ -2,6 +2,9 @@
 // oidc-provider's routes are its defaults (configuration.ts does not move them). A POST to an
 // interaction step is a credential step (the stricter `login` family) unless it is one of the
 // steps known to check no credential: a new second-factor step is limited as a login by default.
+// The path is read as the routers read it (http/route-path.ts): `/TOKEN/` is served by the token
+// endpoint, so it is counted (and fails closed) as the token endpoint.
+import { routePath, isUnder as under } from '../../http/route-path.ts';
 import type { Family } from './policy.ts';
 
 /** Never limited: orchestrators probe these, and refusing them turns a limit into an outage. */
@@ -16,9 +19,9 @@ function isCredentialStep(method: string, path: string): boolean {
   return step !== undefined && !NON_CREDENTIAL_STEPS.has(step);
 }
 
-const under = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
-
-export function familyOf(method: string, path: string): Family | undefined {
+/** `rawPath` is `ctx.path`, as the client spelled it. */
+export function familyOf(method: string, rawPath: string): Family | undefined {
+  const path = routePath(rawPath);
   if (EXEMPT.has(path)) return undefined;
   if (path === '/request') return 'par';
   if (path === '/token') return 'token';

@@ -10,6 +10,7 @@
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { peekForm } from '../../http/buffered-body.ts';
+import { routePath } from '../../http/route-path.ts';
 import { type AuditLog, requestContext } from '../audit.ts';
 import { addressKey } from '../ip-address.ts';
 import { type Bucket, createBucket, StoreUnavailable, type Verdict } from './bucket.ts';
@@ -134,7 +135,7 @@ export function rateLimiter(deps: RateLimiterDependencies): Middleware {
     const b = buckets[family];
     const ip = addressKey(ctx.ip);
     const fields = READS_FORM.has(family) ? await peekForm(ctx) : undefined;
-    const cost = costOf(policy[family], { method: ctx.method, path: ctx.path, fields });
+    const cost = costOf(policy[family], { method: ctx.method, path: routePath(ctx.path), fields });
     const spent: Verdict[] = [];
 
     const judge = async (dimension: Dimension, bucket: Bucket, key: string, spend: boolean, tier?: Tier) => {

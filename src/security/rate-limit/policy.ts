@@ -218,7 +218,7 @@ export const POLICY: Record<Family, FamilyPolicy> = {
   },
 };
 
-/** The points a request costs in its family. */
+/** The points a request costs in its family; `path` is canonical (http/route-path.ts), as the cost rules spell it. */
 export function costOf(policy: FamilyPolicy, request: { method: string; path: string; fields?: URLSearchParams | undefined }) {
   const rule = policy.costs.find(
     (c) =>
