@@ -139,6 +139,67 @@ describe('discovery, JWKS and response headers', () => {
       }
     });
 
+    // FAPI clients are confidential server-side clients: no browser calls PAR, token, introspection,
+    // revocation or userinfo, so none of them answers a preflight or a cross-origin request with
+    // CORS headers, on success or error. Discovery and JWKS are public metadata and keep CORS.
+    const noCors: [string, string][] = [
+      ['/token', 'POST'],
+      ['/request', 'POST'],
+      ['/token/introspection', 'POST'],
+      ['/token/revocation', 'POST'],
+      ['/me', 'GET'],
+    ];
+    const corsHeaders = (response: Response) => [...response.headers.keys()].filter((name) => name.startsWith('access-control-'));
+
+    test('PAR, token, introspection, revocation and userinfo answer preflights without CORS headers', async () => {
+      for (const [path, method] of noCors) {
+        const response = await fetch(`${server.issuer}${path}`, {
+          method: 'OPTIONS',
+          headers: {
+            origin: 'https://evil.example',
+            'access-control-request-method': method,
+            'access-control-request-headers': 'authorization, dpop',
+          },
+        });
+        await response.arrayBuffer();
+        assert.deepEqual(corsHeaders(response), [], `OPTIONS ${path}`);
+      }
+    });
+
+    test('PAR, token, introspection, revocation and userinfo errors carry no CORS headers', async () => {
+      for (const [path, method] of noCors) {
+        const response = await fetch(`${server.issuer}${path}`, {
+          method,
+          headers: {
+            origin: 'https://evil.example',
+            ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+            ...(path === '/me' ? { authorization: 'DPoP not-a-token' } : {}),
+          },
+          ...(method === 'POST' ? { body: 'grant_type=client_credentials&token=x&client_id=nobody' } : {}),
+        });
+        const text = await response.text();
+        assert.ok(response.status >= 400, `${method} ${path}: ${response.status} ${text}`);
+        assert.deepEqual(corsHeaders(response), [], `${method} ${path}`);
+      }
+    });
+
+    test('discovery and JWKS keep CORS for browsers: preflight and response', async () => {
+      for (const path of ['/.well-known/openid-configuration', '/jwks']) {
+        const preflight = await fetch(`${server.issuer}${path}`, {
+          method: 'OPTIONS',
+          headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' },
+        });
+        await preflight.arrayBuffer();
+        assert.equal(preflight.status, 204, path);
+        assert.equal(preflight.headers.get('access-control-allow-origin'), 'https://app.example', `OPTIONS ${path}`);
+        assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /GET/, `OPTIONS ${path}`);
+        const response = await fetch(`${server.issuer}${path}`, { headers: { origin: 'https://app.example' } });
+        assert.equal(response.status, 200, path);
+        await response.arrayBuffer();
+        assert.equal(response.headers.get('access-control-allow-origin'), 'https://app.example', `GET ${path}`);
+      }
+    });
+
     test('every response carries X-Request-Id', async () => {
       const requests: [string, RequestInit][] = [
         ['/.well-known/openid-configuration', {}],

@@ -315,6 +315,56 @@ describe('FAPI 2.0 refusals', () => {
       assertError(response, 401, 'invalid_client');
     });
 
+    // RFC 6749 2.3.1: credentials are form-urlencoded before base64. A malformed escape ("%zz") is a
+    // failed authentication in the endpoint's own words, never a URIError answered as a 500.
+    const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+    const malformed = () => [
+      ['%zz', '%zz'],
+      [rs.clientId, '%zz'],
+      ['%zz', rs.clientSecret],
+      [rs.clientId, '%E0%A4%A'],
+    ];
+
+    test('a resource server reporting a payment with malformed Basic credentials gets 401 invalid_client', async () => {
+      for (const [id, secret] of malformed()) {
+        const response = await fetch(`${issuer}/consents/x/payment-executed`, {
+          method: 'POST',
+          headers: { authorization: basic(id as string, secret as string) },
+        });
+        const body = (await response.json()) as Record<string, unknown>;
+        assert.equal(response.status, 401, `${id}:${secret} ${JSON.stringify(body)}`);
+        assert.equal(body.error, 'invalid_client');
+        assert.match(response.headers.get('www-authenticate') ?? '', /^Basic realm=/);
+      }
+      // control: the same credentials form-encoded ("_" as %5F) authenticate; the consent is unknown.
+      const encoded = await fetch(`${issuer}/consents/x/payment-executed`, {
+        method: 'POST',
+        headers: { authorization: basic(rs.clientId.replace('_', '%5F'), rs.clientSecret) },
+      });
+      assert.equal(encoded.status, 404, await encoded.text());
+    });
+
+    test('introspection and revocation with malformed Basic credentials are refused as malformed, never a 500', async () => {
+      for (const path of ['/token/introspection', '/token/revocation']) {
+        for (const [id, secret] of malformed()) {
+          const response = await postForm(
+            `${issuer}${path}`,
+            { token: 'anything' },
+            { authorization: basic(id as string, secret as string) },
+          );
+          assert.ok(response.status === 400 || response.status === 401, `${path} ${id}:${secret} ${response.status}`);
+          assert.match(String(response.body.error), /^(invalid_request|invalid_client)$/, `${path} ${id}:${secret}`);
+        }
+      }
+      const encoded = await postForm(
+        `${issuer}/token/introspection`,
+        { token: 'anything' },
+        { authorization: basic(rs.clientId.replace('_', '%5F'), rs.clientSecret) },
+      );
+      assert.equal(encoded.status, 200, JSON.stringify(encoded.body));
+      assert.equal(encoded.body.active, false);
+    });
+
     test('a resource server cannot obtain tokens', async () => {
       const basic = Buffer.from(`${rs.clientId}:${rs.clientSecret}`).toString('base64');
       const response = await postForm(

@@ -116,6 +116,49 @@ describe('IP blocks over HTTP', () => {
     assert.equal((await block({ cidr: '192.0.2.9/24', reason: 'same range' })).status, 409);
   });
 
+  // An operator must not lock the admin API out with a typo (0.0.0.0/0) or by blocking themselves:
+  // only the CLI, with database access, could lift such a block.
+  test("a block covering the admin request's own address is refused, whatever its prefix", async () => {
+    for (const [cidr, ip] of [
+      ['127.0.0.0/8', undefined],
+      ['127.0.0.1', undefined],
+      ['::ffff:127.0.0.1/128', undefined],
+      ['203.0.113.0/24', '203.0.113.77'],
+      ['2001:db8:77::/48', '2001:db8:77::1'],
+    ] as const) {
+      const response = await fetch(`${server.issuer}/admin/ip-blocks`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${server.adminKey}`,
+          'content-type': 'application/json',
+          ...(ip ? from(ip) : {}),
+        },
+        body: JSON.stringify({ cidr, reason: 'oops' }),
+      });
+      const body = (await response.json()) as { error: string; error_description: string };
+      assert.equal(response.status, 400, `${cidr}: ${JSON.stringify(body)}`);
+      assert.equal(body.error, 'invalid_request');
+      assert.match(body.error_description, /the address this request comes from/, cidr);
+    }
+    const listed = (await (await server.admin('GET', '/admin/ip-blocks')).json()) as { cidr: string }[];
+    assert.ok(!listed.some((b) => b.cidr.startsWith('127.') || b.cidr.startsWith('203.0.113.')), 'nothing was blocked');
+    assert.equal((await server.admin('GET', '/admin/ip-blocks')).status, 200, 'the admin API still answers');
+  });
+
+  test('blocks broader than IPv4 /8 or IPv6 /16 are refused; those limits themselves are accepted', async () => {
+    for (const cidr of ['0.0.0.0/0', '0.0.0.0/1', '64.0.0.0/7', '::/0', '2000::/3', '2a00::/15', '::ffff:0.0.0.0/96']) {
+      const response = await block({ cidr, reason: 'too broad' });
+      assert.equal(response.status, 400, `${cidr}: ${JSON.stringify(response.body)}`);
+      assert.equal(response.body.error, 'invalid_request');
+      assert.match(String(response.body.error_description), /broader than \/(8|16)/, cidr);
+    }
+    for (const cidr of ['10.0.0.0/8', '2a00::/16']) {
+      const created = await block({ cidr, reason: 'a whole network' });
+      assert.equal(created.status, 201, `${cidr}: ${JSON.stringify(created.body)}`);
+      assert.equal((await server.admin('DELETE', `/admin/ip-blocks/${created.body.id}`)).status, 204);
+    }
+  });
+
   test('blocking needs the incident:write scope', async () => {
     const created = await server.admin('POST', '/admin/admin-keys', {
       name: `reader-${randomBytes(3).toString('hex')}`,
@@ -208,6 +251,9 @@ describe('portcullis ip-blocks', () => {
     const bad = await portcullis(['ip-blocks', 'block', 'nonsense', '--reason', 'x']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /invalid_request: cidr/);
+    const everything = await portcullis(['ip-blocks', 'block', '0.0.0.0/0', '--reason', 'x']);
+    assert.equal(everything.code, 2, 'the CLI keeps the same minimum prefix');
+    assert.match(everything.stderr, /invalid_request: cidr: 0\.0\.0\.0\/0 is broader than \/8/);
 
     const unblocked = await portcullis(['ip-blocks', 'unblock', created.id]);
     assert.equal(unblocked.code, 0, unblocked.stderr);

@@ -3,16 +3,23 @@
 // block store records `ip.blocked` / `ip.unblocked` itself with the admin key as the actor.
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { NotFound } from '../http/errors.ts';
+import { InvalidRequest, NotFound } from '../http/errors.ts';
 import { requestContext } from '../security/audit.ts';
-import type { BlockActor } from '../security/ip-blocks.ts';
+import { formatIp, parseIp, parseRange, rangeContains } from '../security/ip-address.ts';
+import { type BlockActor, tooBroadProblem } from '../security/ip-blocks.ts';
 import type { Services } from '../services.ts';
 import type { AdminState } from './auth.ts';
 import type { Operation } from './router.ts';
 import { parseInput } from './validation.ts';
 
 export const ipBlockInput = z.strictObject({
-  cidr: z.string().min(1).max(64).describe('an IPv4 or IPv6 address, or a CIDR range such as 203.0.113.0/24 or 2001:db8::/48'),
+  cidr: z
+    .string()
+    .min(1)
+    .max(64)
+    .describe(
+      'an IPv4 or IPv6 address, or a CIDR range such as 203.0.113.0/24 or 2001:db8::/48; at most an IPv4 /8 or an IPv6 /16, and never a range covering the address the request comes from (400 invalid_request)',
+    ),
   reason: z.string().trim().min(1).max(500).describe('why, for the audit log and the next operator'),
   expires_in: z
     .number()
@@ -36,6 +43,24 @@ export const ipBlockOutput = z.object({
 
 const adminActor = (ctx: Context): BlockActor => ({ type: 'admin', id: (ctx.state as AdminState).adminKey.name });
 
+/**
+ * The admin API obeys blocks like every endpoint: a block covering the address an operator calls
+ * from would lock that operator out, and only the CLI (database access) could lift it. Such a
+ * block is refused here; one that is really meant is made with the CLI. A range too broad for any
+ * block (0.0.0.0/0) is named as such first; the store refuses it for every caller.
+ */
+function assertSafeBlock(cidr: string, callerIp: string): void {
+  const range = parseRange(cidr);
+  const caller = parseIp(callerIp);
+  if (!range || !caller) return;
+  const broad = tooBroadProblem(range);
+  if (broad) throw new InvalidRequest(broad);
+  if (!rangeContains(range, caller)) return;
+  throw new InvalidRequest(
+    `cidr: ${range.cidr} covers ${formatIp(caller)}, the address this request comes from; the block would lock this admin API out (use \`portcullis ip-blocks block\` if it is really meant)`,
+  );
+}
+
 export function ipBlockOperations(services: Services): Operation[] {
   const { ipBlocks } = services;
   return [
@@ -44,12 +69,14 @@ export function ipBlockOperations(services: Services): Operation[] {
       path: '/admin/ip-blocks',
       scope: 'incident:write',
       selfAudited: true,
-      summary: 'Block an address or CIDR range (IPv4 or IPv6): its requests get 403 on every endpoint (audited as ip.blocked)',
+      summary:
+        'Block an address or CIDR range (IPv4 or IPv6): its requests get 403 on every endpoint, this API included (audited as ip.blocked). Refused: ranges broader than IPv4 /8 or IPv6 /16, and any range covering the address of the request itself',
       input: ipBlockInput,
       output: ipBlockOutput,
       status: 201,
       async handle(ctx, body) {
         const input = parseInput(ipBlockInput, body, 'generic');
+        assertSafeBlock(input.cidr, ctx.ip);
         return ipBlocks.block(
           { cidr: input.cidr, reason: input.reason, expiresInSeconds: input.expires_in },
           adminActor(ctx),

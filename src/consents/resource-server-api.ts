@@ -6,6 +6,7 @@ import type { Context } from 'koa';
 import { HttpError, NotFound } from '../http/errors.ts';
 import type { ProviderHolder } from '../oidc/provider.ts';
 import type { ResourceServer } from '../oidc/resource-servers.ts';
+import { basicCredentials } from '../security/basic-credentials.ts';
 import { constantTimeEqual, sha256Hex } from '../security/secrets.ts';
 import type { Services } from '../services.ts';
 
@@ -16,12 +17,10 @@ class InvalidClient extends HttpError {
 }
 
 async function authenticateResourceServer(ctx: Context, services: Services): Promise<ResourceServer> {
-  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(ctx.get('authorization'));
-  const decoded = match?.[1] ? Buffer.from(match[1], 'base64').toString('utf8') : '';
-  const colon = decoded.indexOf(':');
-  if (colon < 1) throw new InvalidClient();
-  const clientId = decodeURIComponent(decoded.slice(0, colon));
-  const secret = decodeURIComponent(decoded.slice(colon + 1));
+  // Absent, malformed or badly encoded ("%zz") credentials are a failed authentication, not a 500.
+  const credentials = basicCredentials(ctx.get('authorization'));
+  if (!credentials) throw new InvalidClient();
+  const { clientId, secret } = credentials;
   const rs = await services.resourceServers.findByClientId(clientId);
   const client = rs ? await services.clients.get(clientId) : undefined;
   const stored = client?.status === 'active' ? client.metadata.client_secret : undefined;

@@ -5,15 +5,17 @@ import { z } from 'zod';
 import { AUTHORIZATION_DETAIL_TYPES } from '../consents/authorization-details.ts';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../http/json-depth.ts';
 import { describeIssues, onlyRedirectUriIssues } from '../http/zod-issues.ts';
+import { clientKeyProblem, describeKey } from './client-keys.ts';
 import { FAPI_ALGS, FAPI_AUTH_METHODS, FAPI_GRANT_TYPES, redirectUriProblem } from './client-policy.ts';
 
 export const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https URL' });
 export const alg = z.enum(FAPI_ALGS, { error: `must be one of ${FAPI_ALGS.join(', ')}` });
-// Registered JWKS hold public keys only: a private member would be stored in plain metadata.
-const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'];
-export const jwk = z
-  .record(z.string(), z.unknown())
-  .refine((key) => !PRIVATE_JWK_MEMBERS.some((m) => m in key), 'must be a public key (private members such as "d" are refused)');
+// Registered JWKS hold strong public keys only (FAPI 2.0 SP 5.4; client-keys.ts): a private member
+// would be stored in plain metadata, a 1024-bit RSA key would pass for client authentication.
+export const jwk = z.record(z.string(), z.unknown()).superRefine((key, ctx) => {
+  const problem = clientKeyProblem(key);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${describeKey(key)} ${problem}` });
+});
 
 // OWASP API4: a client's JWKS is stored with it and parsed on every authentication. A few signing
 // keys with their x5c chains (eIDAS certificates, ~3 KB each) fit; a megabyte of keys does not.

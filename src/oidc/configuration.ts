@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import type { Context } from 'koa';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from 'oidc-provider';
+import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { CONSENT_SCOPES, MAX_FREQUENCY_PER_DAY, scopesForKinds } from '../consents/authorization-details.ts';
 import type { Consent, ConsentStore } from '../consents/consent-store.ts';
@@ -12,6 +13,8 @@ import type { DynamicLinking } from '../consents/dynamic-linking.ts';
 import { render } from '../http/views.ts';
 import { createOutboundFetch, parseAllowedHosts, urlProblem } from '../security/outbound-fetch.ts';
 import { ACR_VALUES } from './acr.ts';
+import { jwksCheckingFetch } from './client-jwks-fetch.ts';
+import { assertClientJwks } from './client-keys.ts';
 import { assertOperatorFieldsKept, checkRegistrationBody } from './client-metadata.ts';
 import { applyFapiClientPolicy, FAPI_ALGS, FAPI_AUTH_METHODS, isResourceServerShape } from './client-policy.ts';
 import { scaInteractionPolicy } from './interaction-policy.ts';
@@ -102,7 +105,7 @@ function audienceIncludes(aud: unknown, resource: string): boolean {
   return Array.isArray(aud) ? aud.includes(resource) : aud === resource;
 }
 
-export function providerConfiguration(deps: ProviderDependencies): Configuration {
+export function providerConfiguration(deps: ProviderDependencies, logger?: Logger): Configuration {
   const { config, resourceServers, consents, dynamicLinking, mtls } = deps;
   const aliases = mtlsEndpointAliases(config);
   /** A payment consent still matches the code its SCA produced (RTS Art. 5); other consents need none. */
@@ -163,6 +166,8 @@ export function providerConfiguration(deps: ProviderDependencies): Configuration
           throw new errors.InvalidClientMetadata(`${key} must be a string of at most 200 characters`);
         }
         if (key !== 'organisation_name') return; // the policy runs once per client
+        // FAPI 2.0 SP 5.4: every client's registered keys, TPP or resource server, whenever loaded.
+        assertClientJwks((metadata as { jwks?: unknown }).jwks);
         // OWASP API7: a jwks_uri the server could never fetch is refused when it is registered.
         const jwksUri = (metadata as { jwks_uri?: unknown }).jwks_uri;
         if (typeof jwksUri === 'string') {
@@ -180,8 +185,11 @@ export function providerConfiguration(deps: ProviderDependencies): Configuration
         }
       },
     },
-    // OWASP API7: every server-side fetch (a client's jwks_uri) goes through the outbound policy.
-    fetch: createOutboundFetch(fetchPolicy) as never,
+    // OWASP API7: every server-side fetch (a client's jwks_uri) goes through the outbound policy;
+    // FAPI 2.0 SP 5.4: what it returns holds only keys a client may register (client-jwks-fetch.ts).
+    fetch: jwksCheckingFetch(createOutboundFetch(fetchPolicy), (url, problem) =>
+      logger?.warn({ jwks_uri: url, problem }, 'client JWKS refused'),
+    ) as never,
     fetchResponseBodyLimits: {
       jwks_uri: config.OUTBOUND_FETCH_MAX_BYTES,
       sector_identifier_uri: config.OUTBOUND_FETCH_MAX_BYTES,
@@ -190,8 +198,10 @@ export function providerConfiguration(deps: ProviderDependencies): Configuration
     // FAPI 2.0 SP 5.3.2.2-2: PKCE with S256 always.
     pkce: { required: () => true },
     allowOmittingSingleRegisteredRedirectUri: false,
-    // Confidential server-side clients only: no browser calls PAR, token, introspection or
-    // revocation, so those endpoints send no CORS headers (discovery and JWKS stay public).
+    // Confidential server-side clients only: a cross-origin (Origin-bearing) request to PAR, token,
+    // introspection, revocation or userinfo is refused once its client is known. This hook is not
+    // consulted for preflights or before the client is identified: the CORS headers oidc-provider
+    // sets there are removed by cors.ts, so only discovery and the JWKS send any.
     clientBasedCORS: () => false,
     acceptQueryParamAccessTokens: false,
     conformIdTokenClaims: true,

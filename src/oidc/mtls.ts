@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Context } from 'koa';
 import type { Config } from '../config.ts';
+import { percentDecode } from '../security/basic-credentials.ts';
 import type { CaBundle, CertificateProblem } from './ca-bundle.ts';
 import { isPsd2OrganizationId, subjectDnMatches, type TppIdentity, tppIdentity } from './qwac.ts';
 
@@ -29,8 +30,8 @@ export interface Mtls {
 }
 
 /** nginx `$ssl_client_escaped_cert`: the PEM, URL-encoded. */
-function fromEscapedPem(value: string): string {
-  return decodeURIComponent(value);
+function fromEscapedPem(value: string): string | undefined {
+  return percentDecode(value);
 }
 
 /**
@@ -45,7 +46,7 @@ function fromXfcc(value: string): string | undefined {
     const at = pair.indexOf('=');
     if (pair.slice(0, at).trim().toLowerCase() !== 'cert') continue;
     const raw = pair.slice(at + 1).trim();
-    return decodeURIComponent(raw.startsWith('"') ? raw.slice(1, -1) : raw);
+    return percentDecode(raw.startsWith('"') ? raw.slice(1, -1) : raw);
   }
   return undefined;
 }

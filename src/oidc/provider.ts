@@ -11,6 +11,7 @@ import { proxyTrust } from '../security/trusted-proxies.ts';
 import { recordProviderEvents } from './audit-events.ts';
 import { FAPI_AUTH_METHODS } from './client-policy.ts';
 import { type ProviderDependencies, providerConfiguration } from './configuration.ts';
+import { corsForPublicMetadataOnly } from './cors.ts';
 import { withInputLimits } from './input-limits.ts';
 import type { SigningKeyStore } from './keys.ts';
 import { hashBasicSecret } from './resource-servers.ts';
@@ -27,13 +28,15 @@ const CERTIFICATE_ROUTES = new Set(['pushed_authorization_request', 'token']);
 
 function build(deps: StaticDependencies & ProviderDependencies, logger: Logger, audit: AuditLog): Provider {
   const { resourceServers, mtls, certificates } = deps;
-  const provider = new Provider(deps.config.ISSUER, withInputLimits(providerConfiguration(deps)));
+  const provider = new Provider(deps.config.ISSUER, withInputLimits(providerConfiguration(deps, logger)));
   // X-Forwarded-Proto/Host reach this point only from TRUSTED_PROXIES (security/trusted-proxies.ts).
   provider.proxy = proxyTrust(deps.config).enabled;
 
   recordProviderEvents(provider, logger, audit);
   observeProvider(provider, logger);
 
+  // Only discovery and the JWKS send CORS headers (cors.ts).
+  provider.use(corsForPublicMetadataOnly);
   provider.use(async (ctx, next) => {
     // Resource servers authenticate with a secret stored as SHA-256 (see hashBasicSecret).
     if (ctx.path === ROUTES.introspection || ctx.path === ROUTES.revocation) {

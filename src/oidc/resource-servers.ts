@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { CacheBus } from '../db/cache-bus.ts';
+import { basicCredentials } from '../security/basic-credentials.ts';
 import { randomSecret, sha256Hex } from '../security/secrets.ts';
 import type { ClientStore } from './clients.ts';
 
@@ -47,18 +48,11 @@ export interface ResourceServerRegistry {
  * provider's own constant-time comparison work on digests, so the plain secret is never stored.
  */
 export function hashBasicSecret(authorization: string): string | undefined {
-  if (!/^basic /i.test(authorization)) return undefined;
-  const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon === -1) return undefined;
-  const id = decoded.slice(0, colon);
-  let secret: string;
-  try {
-    secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
-  } catch {
-    return undefined;
-  }
-  return `Basic ${Buffer.from(`${id}:${sha256Hex(secret)}`).toString('base64')}`;
+  // Malformed credentials are left as sent: oidc-provider refuses them in its own words.
+  const credentials = basicCredentials(authorization);
+  if (!credentials) return undefined;
+  const id = encodeURIComponent(credentials.clientId);
+  return `Basic ${Buffer.from(`${id}:${sha256Hex(credentials.secret)}`).toString('base64')}`;
 }
 
 const toRecord = (row: Record<string, unknown>): ResourceServer => ({

@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { Conflict, InvalidRequest } from '../http/errors.ts';
 import type { ActorType, AuditLog } from './audit.ts';
-import { type IpRange, parseIp, parseRange, rangeContains } from './ip-address.ts';
+import { type IpRange, type IpVersion, parseIp, parseRange, rangeContains } from './ip-address.ts';
 
 export interface IpBlock {
   id: string;
@@ -45,6 +45,24 @@ export interface IpBlockStore {
   listActive(): Promise<IpBlock[]>;
   /** The block in force for this address, if any (from the cache). */
   match(ip: string): Promise<IpBlock | undefined>;
+}
+
+/**
+ * The broadest range one block may cover. A block answers an incident on one network (a host, its
+ * provider's range, at most a whole allocation), and a typo such as 0.0.0.0/0 must not shut every
+ * client and operator out. IPv4 /8: the largest block ever held by a single organisation (the
+ * legacy class A networks); anything broader spans many unrelated ones. IPv6 /16: the largest
+ * single-network allocations RIRs make are around /19 (national carriers), so /16 blocks any one
+ * of them with room to spare, while broader ranges approach the /12s IANA assigns to whole RIRs.
+ */
+export const BROADEST_BLOCK_PREFIX: Record<IpVersion, number> = { 4: 8, 6: 16 };
+
+/** Why a range is too broad to block, or undefined. */
+export function tooBroadProblem(range: IpRange): string | undefined {
+  const prefix = Number(range.cidr.split('/')[1]);
+  const broadest = BROADEST_BLOCK_PREFIX[range.version];
+  if (prefix >= broadest) return undefined;
+  return `cidr: ${range.cidr} is broader than /${broadest}, the widest IPv${range.version} range one block may cover; block the attacking networks one by one`;
 }
 
 const columns = ['id', 'cidr', 'reason', 'created_by', 'created_at', 'expires_at', 'lifted_at', 'lifted_by'];
@@ -121,6 +139,8 @@ export function createIpBlockStore(knex: Knex, audit: AuditLog, logger: Logger, 
     async block(input, actor, context) {
       const range = parseRange(input.cidr);
       if (!range) throw new InvalidRequest(`cidr: "${input.cidr}" is not an IPv4 or IPv6 address or CIDR range`);
+      const broad = tooBroadProblem(range);
+      if (broad) throw new InvalidRequest(broad);
       const existing = await active().where('cidr', range.cidr).first();
       if (existing) throw new Conflict(`${range.cidr} is already blocked (block ${existing.id})`);
       const expiresAt = input.expiresInSeconds ? new Date(Date.now() + input.expiresInSeconds * 1000) : null;
