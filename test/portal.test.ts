@@ -25,6 +25,7 @@ import {
   newPage,
   screenshot,
   startAuthorization,
+  submitWith,
   type TestCustomer,
 } from './support/browser.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -621,11 +622,21 @@ describe('customer dashboard and logout', () => {
 
     // Without a bank session oidc-provider skips the confirmation and auto-submits a form with one
     // inline script, whose hash it adds to the CSP header; securityHeaders must keep that hash.
-    test('without a bank session, the end-session endpoint still ends on the signed-out page', async () => {
+    test('without a bank session, the end-session endpoint asks on a script-free page, then ends on the signed-out page', async () => {
       const fresh = await newPage(browser);
       try {
-        await fresh.page.goto(`${server.issuer}/session/end`);
+        // oidc-provider would answer with a self-submitting page (inline script): ours has a button.
+        const confirm = await fresh.page.goto(`${server.issuer}/session/end`);
+        assert.equal(confirm?.status(), 200);
+        const csp = confirm?.headers()['content-security-policy'] ?? '';
+        assert.match(csp, /frame-ancestors 'none'/);
+        assert.doesNotMatch(csp, /unsafe-inline|sha256-/);
+        assert.doesNotMatch((await confirm?.text()) ?? '', /<script/);
+        await fresh.page.getByRole('heading', { name: 'Sign out of your bank?' }).waitFor();
+        await screenshot(fresh.page, 'logout-confirm-no-session');
+        await submitWith(fresh.page, fresh.page.getByRole('button', { name: 'Sign out' }));
         await fresh.page.getByRole('heading', { name: 'You are signed out' }).waitFor({ timeout: 5000 });
+        assert.equal(new URL(fresh.page.url()).pathname, '/session/end/success');
       } finally {
         await fresh.context.close();
       }

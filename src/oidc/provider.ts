@@ -14,6 +14,7 @@ import { type ProviderDependencies, providerConfiguration } from './configuratio
 import { corsForPublicMetadataOnly } from './cors.ts';
 import { withInputLimits } from './input-limits.ts';
 import type { SigningKeyStore } from './keys.ts';
+import { scriptFreeFormPosts } from './logout.ts';
 import { hashBasicSecret } from './resource-servers.ts';
 import type { TppCertificateStore } from './tpp-certificates.ts';
 
@@ -35,6 +36,7 @@ function build(deps: StaticDependencies & ProviderDependencies, logger: Logger, 
   recordProviderEvents(provider, logger, audit);
   observeProvider(provider, logger);
 
+  provider.use(scriptFreeFormPosts);
   // Only discovery and the JWKS send CORS headers (cors.ts).
   provider.use(corsForPublicMetadataOnly);
   provider.use(async (ctx, next) => {

@@ -14,9 +14,8 @@ export const CONTENT_SECURITY_POLICY = [
 
 export function securityHeaders(options: { hsts: boolean }): Middleware {
   return async (ctx, next) => {
-    // Set before the handler runs: oidc-provider's self-submitting pages (form_post responses,
-    // logout without a session) add the SHA-256 of their one script to this header, so that
-    // script alone may run; no other inline script ever does.
+    // Set before the handler runs. oidc-provider's self-submitting pages would add the SHA-256 of
+    // their one script to it; they are replaced by script-free pages (oidc/logout.ts).
     ctx.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     try {
       await next();
