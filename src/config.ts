@@ -43,7 +43,7 @@ export const configDocs: Record<string, string> = {
   DATA_DIR: 'Folder for the embedded database and, in development, the generated encryption key.',
   MIGRATE_ON_START: 'Run pending database migrations when the server starts.',
   ENCRYPTION_KEY:
-    'Base64 (or base64url) of 32 random bytes: AES-256-GCM key for signing keys and other secrets at rest. Required in production.',
+    'Base64 (or base64url) of 32 random bytes: AES-256-GCM key for signing keys, other secrets and personal data (IBANs, names, amounts) at rest. Required in production.',
   ENCRYPTION_KEY_ID: 'Identifier stored with every encrypted value, so the key can be rotated.',
   ENCRYPTION_KEYS_PREVIOUS: 'Comma-separated `id:base64key` pairs of retired keys, still used to decrypt older values.',
   SIGNING_ALGS: 'Comma-separated signing algorithms (PS256, ES256, EdDSA); one key per algorithm; the first is the default.',

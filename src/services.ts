@@ -121,6 +121,7 @@ export async function startProvider(services: Services): Promise<ProviderHolder>
         knex: db.knex,
         sql: db.sql,
         clients: services.clients,
+        cipher,
         refreshReuseWindowSeconds: config.REFRESH_REUSE_WINDOW,
       }) as never,
       cookieKeys,

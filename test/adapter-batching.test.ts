@@ -4,13 +4,17 @@
 // token wins, a NUL or a database error in one caller's value fails that caller alone, and a
 // replay row lives as long as its save() asks even when the claim's own lifetime is shorter.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Knex } from 'knex';
 import { createDatabase, type Database, migrateLatest } from '../src/db/database.ts';
 import { createAdapterClass } from '../src/oidc/adapter.ts';
 import { createClientStore } from '../src/oidc/clients.ts';
+import { createFieldCipher } from '../src/security/encryption.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
+
+/** Seals the payload fields with personal data, as the server's ENCRYPTION_KEY does. */
+const cipher = createFieldCipher('test', new Map([['test', randomBytes(32)]]));
 
 type Adapter = InstanceType<ReturnType<typeof createAdapterClass>>;
 
@@ -26,7 +30,13 @@ describe('oidc-provider adapter: batched statements', () => {
     knex = db.knex;
     await migrateLatest(knex);
     // As the server builds it: prepared statements on their own pool (knex.raw on PGlite).
-    const Adapter = createAdapterClass({ knex, sql: db.sql, clients: createClientStore(knex, 0), refreshReuseWindowSeconds: 60 });
+    const Adapter = createAdapterClass({
+      knex,
+      sql: db.sql,
+      clients: createClientStore(knex, 0),
+      cipher,
+      refreshReuseWindowSeconds: 60,
+    });
     adapter = (model) => new Adapter(model);
   });
   after(async () => {

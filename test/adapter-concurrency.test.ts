@@ -3,17 +3,21 @@
 // invisible; revokeByGrantId stays within its model; the janitor deletes expired rows in batches.
 // Concurrency needs a real connection pool, so that part runs on PostgreSQL only.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Knex } from 'knex';
 import { createDatabase, type Database, migrateLatest } from '../src/db/database.ts';
 import { sweepExpired } from '../src/db/janitor.ts';
 import { createAdapterClass } from '../src/oidc/adapter.ts';
 import { createClientStore } from '../src/oidc/clients.ts';
+import { createFieldCipher } from '../src/security/encryption.ts';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from './support/database.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 const CONCURRENCY = 50;
+
+/** Seals the payload fields with personal data, as the server's ENCRYPTION_KEY does. */
+const cipher = createFieldCipher('test', new Map([['test', randomBytes(32)]]));
 
 type Adapter = InstanceType<ReturnType<typeof createAdapterClass>>;
 
@@ -40,10 +44,10 @@ describe('oidc-provider adapter', () => {
     await migrateLatest(knex);
     const clients = createClientStore(knex, 0);
     // Strict single use everywhere (no refresh retry window) ...
-    const Adapter = createAdapterClass({ knex, clients, refreshReuseWindowSeconds: 0 });
+    const Adapter = createAdapterClass({ knex, clients, cipher, refreshReuseWindowSeconds: 0 });
     adapter = (model) => new Adapter(model);
     // ... and as the server runs it: refresh tokens keep a 60 s retry window.
-    const Retrying = createAdapterClass({ knex, clients, refreshReuseWindowSeconds: 60 });
+    const Retrying = createAdapterClass({ knex, clients, cipher, refreshReuseWindowSeconds: 60 });
     retrying = (model) => new Retrying(model);
   });
   after(async () => {

@@ -19,12 +19,18 @@
 // introspection's two lookups of one token (as AccessToken and as ClientCredentials) are one;
 // and the ReplayDetection row a claim inserts already lives as long as any DPoP proof or usual
 // client assertion needs, so the save() that follows writes only when it must live longer.
+//
+// Personal data (BRIEF "Data protection"): the fields carrying authorization_details (`rar`, the
+// PAR request object, an Interaction's params and prompt) are sealed on upsert and opened on
+// find (payload-sealing.ts); every other field stays plain JSONB and queryable.
 import type { Knex } from 'knex';
 import { errors } from 'oidc-provider';
 import { batcher, valuesList } from '../db/batch.ts';
 import { type FastSql, knexSql } from '../db/fast-sql.ts';
 import { assertStorable } from '../db/text-guard.ts';
+import type { FieldCipher } from '../security/encryption.ts';
 import type { ClientStore } from './clients.ts';
+import { createPayloadSealer } from './payload-sealing.ts';
 
 type Payload = Record<string, unknown>;
 
@@ -35,10 +41,10 @@ interface Row {
   consumed_at: Date | string | null;
 }
 
-function toPayload(row: Row | undefined): Payload | undefined {
-  if (!row) return undefined;
-  if (!row.consumed_at) return row.payload;
-  return { ...row.payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) };
+/** `payload` (the row's, opened), with `consumed` set when the row is consumed and that shows. */
+function toPayload(row: Row, payload: Payload, hideConsumed = false): Payload {
+  if (!row.consumed_at || hideConsumed) return payload;
+  return { ...payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) };
 }
 
 const expiresAt = (expiresIn?: number) => (expiresIn ? new Date(Date.now() + expiresIn * 1000) : null);
@@ -63,9 +69,12 @@ const findSql = (rows: number) =>
     rows * 2 + 1,
   );
 
-const BY_UID = live(`SELECT model, payload, consumed_at FROM oidc_payloads WHERE model = $1 AND uid = $2 AND ${LIVE} LIMIT 1`, 3);
+const BY_UID = live(
+  `SELECT model, id, payload, consumed_at FROM oidc_payloads WHERE model = $1 AND uid = $2 AND ${LIVE} LIMIT 1`,
+  3,
+);
 const BY_USER_CODE = live(
-  `SELECT model, payload, consumed_at FROM oidc_payloads WHERE model = $1 AND user_code = $2 AND ${LIVE} LIMIT 1`,
+  `SELECT model, id, payload, consumed_at FROM oidc_payloads WHERE model = $1 AND user_code = $2 AND ${LIVE} LIMIT 1`,
   3,
 );
 const CONSUME = live(
@@ -107,10 +116,22 @@ export interface AdapterDependencies {
   /** The hot-path SQL (prepared statements); through knex.raw when absent. */
   sql?: FastSql;
   clients: ClientStore;
+  /** Seals the payload fields that hold personal data (payload-sealing.ts). */
+  cipher: FieldCipher;
   refreshReuseWindowSeconds: number;
 }
 
-export function createAdapterClass({ knex, sql = knexSql(knex), clients, refreshReuseWindowSeconds }: AdapterDependencies) {
+export function createAdapterClass({
+  knex,
+  sql = knexSql(knex),
+  clients,
+  cipher,
+  refreshReuseWindowSeconds,
+}: AdapterDependencies) {
+  const sealer = createPayloadSealer(cipher);
+  /** The row's payload as oidc-provider saved it, or undefined when there is no row. */
+  const read = (row: Row | undefined, hideConsumed = false) =>
+    row && toPayload(row, sealer.open(row.model, row.id, row.payload), hideConsumed);
   const windowMs = refreshReuseWindowSeconds * 1000;
   /** A refresh token consumed less than the window ago still counts as unused. */
   const inRetryWindow = (model: string, consumedAt: Date | string | null) =>
@@ -183,7 +204,7 @@ export function createAdapterClass({ knex, sql = knexSql(knex), clients, refresh
       const row: Saved = [
         this.model,
         id,
-        JSON.stringify(payload),
+        JSON.stringify(sealer.seal(this.model, id, payload)),
         (payload.grantId as string | undefined) ?? null,
         (payload.uid as string | undefined) ?? null,
         (payload.userCode as string | undefined) ?? null,
@@ -199,18 +220,17 @@ export function createAdapterClass({ knex, sql = knexSql(knex), clients, refresh
       if (this.model === 'ReplayDetection') return this.claimReplay(id);
       assertStorable([id]);
       const row = await findRow({ model: this.model, id });
-      if (row && inRetryWindow(this.model, row.consumed_at)) return row.payload;
-      return toPayload(row);
+      return read(row, row !== undefined && inRetryWindow(this.model, row.consumed_at));
     }
 
     async findByUid(uid: string): Promise<Payload | undefined> {
       const { rows } = await sql.query<Row>(BY_UID, [this.model, uid, new Date()]);
-      return toPayload(rows[0]);
+      return read(rows[0]);
     }
 
     async findByUserCode(userCode: string): Promise<Payload | undefined> {
       const { rows } = await sql.query<Row>(BY_USER_CODE, [this.model, userCode, new Date()]);
-      return toPayload(rows[0]);
+      return read(rows[0]);
     }
 
     async consume(id: string): Promise<void> {
