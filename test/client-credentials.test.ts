@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
+import { startAuthorization } from './support/browser.ts';
 import { type DPoPKey, dpopKey } from './support/fapi.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import {
@@ -63,6 +64,17 @@ describe('client credentials with private_key_jwt and DPoP', () => {
       assert.equal(result.token_type, 'DPoP');
     });
 
+    test('the resource server authenticates with its secret at every spelling the router serves (/Token/Introspection/)', async () => {
+      const basic = Buffer.from(`${encodeURIComponent(rs.clientId)}:${encodeURIComponent(rs.clientSecret)}`).toString('base64');
+      const response = await fetch(`${server.issuer}/Token/Introspection/`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: token.access_token }),
+      });
+      assert.equal(response.status, 200);
+      assert.equal(((await response.json()) as { active: boolean }).active, true);
+    });
+
     test('RFC 9701: a signed introspection response verifies against the JWKS', async () => {
       const response = await fetch(as.introspection_endpoint as string, {
         method: 'POST',
@@ -106,6 +118,23 @@ describe('client credentials with private_key_jwt and DPoP', () => {
       jwtRs = await registerResourceServer(server, { access_token_format: 'jwt' });
       dpop = await dpopKey();
       token = await clientCredentials(as, tpp, { scope: 'accounts', resource: jwtRs.resource }, dpop.pair);
+    });
+
+    test("a customer's authorization cannot target it: PAR gets invalid_target (a JWT could not follow the consent)", async () => {
+      // Revocation, a consumed payment, dynamic linking and RTS Art. 36(5) are enforced at
+      // introspection: a token acting for a customer is opaque.
+      await assert.rejects(
+        startAuthorization(server, tpp, {
+          scope: 'openid accounts',
+          resource: jwtRs.resource,
+          authorization_details: [{ type: 'account_information', permissions: ['balances'] }],
+        }),
+        (err: oauth.ResponseBodyError) => {
+          assert.equal(err.error, 'invalid_target');
+          assert.match(err.error_description ?? '', /client_credentials/);
+          return true;
+        },
+      );
     });
 
     test('verifies against the JWKS with ES256 and is typed at+jwt (RFC 9068)', async () => {

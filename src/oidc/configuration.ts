@@ -78,6 +78,16 @@ const CUSTOMER_IP_HEADER = 'x-fapi-customer-ip-address';
 const customerPresent = (ctx: { get(name: string): string }) => isIP(ctx.get(CUSTOMER_IP_HEADER).trim()) !== 0;
 
 /**
+ * Whether the token being asked for acts for a customer: every grant but client_credentials (PAR
+ * and the authorization endpoint lead to a customer's code; code and refresh grants carry one).
+ */
+function actsForCustomer(ctx: KoaContextWithOIDC): boolean {
+  return !(
+    ctx.oidc.route === 'token' && (ctx.oidc.params as { grant_type?: unknown } | undefined)?.grant_type === 'client_credentials'
+  );
+}
+
+/**
  * The consent kinds a request may lead to: those the client is registered for
  * (`authorization_details_types`; all when unset), and of those, when the request carries
  * authorization_details, only the kinds it asks for. Resource-server scopes of other kinds are not
@@ -357,6 +367,15 @@ export function providerConfiguration(deps: ProviderDependencies, logger?: Logge
         async getResourceServerInfo(ctx, resourceIndicator, client) {
           const rs = await resourceServers.findByResource(resourceIndicator);
           if (!rs) throw new errors.InvalidTarget(`resource "${resourceIndicator}" is not a registered resource server`);
+          if (rs.access_token_format === 'jwt' && actsForCustomer(ctx)) {
+            // A token that acts for a customer is checked against the consent at every use: revoked,
+            // consumed or tampered (RTS Art. 5) ends it at once, and unattended access is counted
+            // (RTS Art. 36(5)). A self-contained JWT would keep working regardless: such tokens are
+            // opaque; JWT resource servers take client_credentials tokens only.
+            throw new errors.InvalidTarget(
+              `resource "${resourceIndicator}" takes JWT access tokens, which are issued only to client_credentials; a customer's consent needs an opaque-token resource server`,
+            );
+          }
           return {
             scope: scopesForKinds(rs.scopes, consentKinds(ctx, client)).join(' '),
             audience: rs.resource,

@@ -5,6 +5,7 @@
 import Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import { routePath } from '../http/route-path.ts';
 import { observeProvider } from '../observability/provider-events.ts';
 import type { AuditLog } from '../security/audit.ts';
 import { proxyTrust } from '../security/trusted-proxies.ts';
@@ -41,7 +42,9 @@ function build(deps: StaticDependencies & ProviderDependencies, logger: Logger, 
   provider.use(corsForPublicMetadataOnly);
   provider.use(async (ctx, next) => {
     // Resource servers authenticate with a secret stored as SHA-256 (see hashBasicSecret).
-    if (ctx.path === ROUTES.introspection || ctx.path === ROUTES.revocation) {
+    // At every spelling of the path the provider's router serves (`/Token/Introspection/`).
+    const path = routePath(ctx.path);
+    if (path === ROUTES.introspection || path === ROUTES.revocation) {
       const hashed = hashBasicSecret(ctx.get('authorization'));
       if (hashed) ctx.req.headers.authorization = hashed;
     }
