@@ -40,6 +40,11 @@ const refusedKeys: { name: string; jwk: () => Jwk; mentions: RegExp }[] = [
   },
   { name: 'a 2040-bit RSA key', jwk: () => rsa(2040), mentions: /rsa-2040.*2040 bits/ },
   { name: 'an RSA key for RS256', jwk: () => rsa(2048, { alg: 'RS256' }), mentions: /rsa-2048.*RS256.*PS256/ },
+  {
+    name: 'a 1024-bit RSA encryption key',
+    jwk: () => rsa(1024, { use: 'enc', alg: 'RSA-OAEP' }),
+    mentions: /rsa-1024.*1024 bits/,
+  },
   { name: 'an EC P-384 key', jwk: () => ec('P-384'), mentions: /ec-P-384.*P-384.*P-256/ },
   { name: 'an EC secp256k1 key', jwk: () => ec('secp256k1'), mentions: /ec-secp256k1.*secp256k1/ },
   { name: 'an EC P-256 key labelled PS256', jwk: () => ec('P-256', { alg: 'PS256' }), mentions: /ec-P-256.*ES256/ },
@@ -67,6 +72,9 @@ const allowedKeys: { name: string; jwk: () => Jwk }[] = [
   { name: 'RSA 3072 without alg', jwk: () => rsa(3072) },
   { name: 'EC P-256 for ES256', jwk: () => ec('P-256', { alg: 'ES256' }) },
   { name: 'OKP Ed25519 for EdDSA', jwk: () => okp('ed25519', { alg: 'EdDSA' }) },
+  // Directory-hosted JWKS publish encryption keys beside the signing keys: never used to verify.
+  { name: 'an RSA 2048 encryption key (use enc, RSA-OAEP-256)', jwk: () => rsa(2048, { alg: 'RSA-OAEP-256', use: 'enc' }) },
+  { name: 'an X25519 encryption key (use enc)', jwk: () => okp('x25519', { use: 'enc', alg: 'ECDH-ES' }) },
 ];
 
 async function errorOf(response: Response, status: number) {

@@ -39,7 +39,12 @@ export function clientKeyProblem(jwk: unknown): string | undefined {
   if (privateMember) return `must be a public key (private member "${privateMember}" present)`;
   const allowed = typeof jwk.kty === 'string' ? ALLOWED[jwk.kty] : undefined;
   if (!allowed) return `has kty ${JSON.stringify(jwk.kty)}; allowed are ${ALLOWED_TEXT}`;
-  if (jwk.alg !== undefined && jwk.alg !== allowed.alg) {
+  // An encryption key (directory-hosted JWKS often publish one beside the signing keys) never
+  // verifies anything here (no JWE is enabled, and oidc-provider picks keys by `use`): it is held
+  // to the same strength, not to a signing algorithm.
+  const encryption = jwk.use === 'enc';
+  if (encryption && jwk.kty === 'OKP' && jwk.crv === 'X25519') return undefined;
+  if (!encryption && jwk.alg !== undefined && jwk.alg !== allowed.alg) {
     return `has alg ${JSON.stringify(jwk.alg)}; a ${jwk.kty} key must be for ${allowed.alg} (FAPI 2.0 SP 5.4: PS256, ES256, EdDSA)`;
   }
   if (allowed.crv !== undefined && jwk.crv !== allowed.crv) {
