@@ -105,6 +105,17 @@ describe('strong customer authentication in Chromium', () => {
     return response.status();
   }
 
+  /** Moves the customer's bank session's authentication `seconds` into the past (RTS Art. 4(3)(d) tests). */
+  async function ageSession(customerId: string, seconds: number) {
+    const moved = await knex()('oidc_payloads')
+      .where({ model: 'Session' })
+      .whereRaw("payload->>'accountId' = ?", [customerId])
+      .update({
+        payload: knex().raw("jsonb_set(payload, '{loginTs}', to_jsonb((payload->>'loginTs')::bigint - ?))", [seconds]),
+      });
+    assert.equal(moved, 1, 'one bank session to age');
+  }
+
   const idToken = (tokens: oauth.TokenEndpointResponse) => decodeJwt(tokens.id_token as string);
 
   test('discovery lists both PSD2 authentication classes', async () => {
@@ -299,11 +310,7 @@ describe('strong customer authentication in Chromium', () => {
     await exchangeCode(flow.started, await flow.received);
 
     // RTS Art. 4(3)(d): the session's authentication moved 5 minutes back.
-    const moved = await knex()('oidc_payloads')
-      .where({ model: 'Session' })
-      .whereRaw("payload->>'accountId' = ?", [psu.customer.id])
-      .update({ payload: knex().raw("jsonb_set(payload, '{loginTs}', to_jsonb((payload->>'loginTs')::bigint - 301))") });
-    assert.equal(moved, 1);
+    await ageSession(psu.customer.id, 301);
     flow = await pay();
     assert.equal(await page.getByLabel('Username').count(), 1, 'the idle session is not used: password again');
     await completeLogin(page, psu.username, psu.password, device);
@@ -328,11 +335,7 @@ describe('strong customer authentication in Chromium', () => {
     await approveConsent(page, ['Everyday account']);
     await exchangeCode(flow.started, await flow.received);
 
-    const moved = await knex()('oidc_payloads')
-      .where({ model: 'Session' })
-      .whereRaw("payload->>'accountId' = ?", [psu.customer.id])
-      .update({ payload: knex().raw("jsonb_set(payload, '{loginTs}', to_jsonb((payload->>'loginTs')::bigint - 301))") });
-    assert.equal(moved, 1);
+    await ageSession(psu.customer.id, 301);
     // The same repeat, which needs no SCA, now asks for the password again...
     flow = await begin(page, [accountInformation()]);
     assert.equal(await page.getByLabel('Username').count(), 1, 'the idle session is over: sign in again');
