@@ -150,7 +150,9 @@ An operator blocks an address or range (IPv4 or IPv6 CIDR) with \`POST /admin/ip
 an audit event (\`ip.blocked\`, \`ip.unblocked\`) naming who did it. Blocks live in the
 \`ip_blocks\` table; each instance caches them for \`IP_BLOCK_CACHE_TTL_MS\` (a change made on the
 instance applies at once, elsewhere within that time) and checks expiry on every request. The
-admin API obeys blocks too: an operator who blocks their own address recovers with the CLI.
+admin API obeys blocks too, so it refuses a block that covers the address the request comes
+from, and any range wider than an IPv4 /8 or an IPv6 /16 (the CLI and automatic blocks keep the
+width limit); a block set elsewhere that shuts an operator out is lifted with the CLI.
 
 ## Anomaly detection
 
