@@ -144,13 +144,29 @@ describe('authorization codes and authorization_details', () => {
     assert.equal(both.scope, 'accounts payments');
   });
 
-  test('a consent for account information yields no payment scope, whatever scope was asked (OWASP API5)', async () => {
+  test('a consent for account information yields no payment scope: asking for one beside it is invalid_scope at PAR (OWASP API5)', async () => {
+    const balances = { type: 'account_information', permissions: ['balances'] };
+    await assert.rejects(
+      startAuthorization(server, tpp, {
+        scope: 'openid accounts payments',
+        resource: rs.resource,
+        authorization_details: [balances],
+      }),
+      (err: oauth.ResponseBodyError) => {
+        assert.equal(err.error, 'invalid_scope');
+        assert.match(
+          err.error_description ?? '',
+          /^scope "payments" is granted through a payment_initiation authorization detail/,
+        );
+        return true;
+      },
+    );
     const { page, context } = await newPage(browser);
     try {
       const { started, tokens } = await authorizeInBrowser(page, server, tpp, customer, ['Everyday account'], {
-        scope: 'openid accounts payments',
+        scope: 'openid accounts',
         resource: rs.resource,
-        authorization_details: [{ type: 'account_information', permissions: ['balances'] }],
+        authorization_details: [balances],
       });
       assert.equal(tokens.scope, 'accounts');
       const info = await introspect(started.as, rs, tokens.access_token);

@@ -459,9 +459,12 @@ describe('login and consent pages in Chromium', () => {
     await context.close();
   });
 
-  test('a request without authorization_details goes back to the TPP as invalid_authorization_details', async () => {
+  test('a request for a bank scope of no consent kind, without authorization_details, goes back to the TPP as invalid_authorization_details', async () => {
+    // A consent scope (`accounts`, `payments`) without its detail never gets this far: PAR refuses
+    // it with invalid_scope (test/consent-scopes.test.ts). A resource server's own scope does.
+    const own = await registerResourceServer(server, { scopes: ['accounts', 'fx_rates'] });
     const { context, page } = await newPage(browser);
-    const started = await startAuthorization(server, tpp, { scope: 'openid accounts', resource: rs.resource });
+    const started = await startAuthorization(server, tpp, { scope: 'openid fx_rates', resource: own.resource });
     const { received } = await interceptCallback(page);
     await page.goto(started.url);
     await completeLogin(page, psu.username, psu.password, psu.totp);

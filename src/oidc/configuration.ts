@@ -17,6 +17,7 @@ import { jwksCheckingFetch } from './client-jwks-fetch.ts';
 import { assertClientJwks } from './client-keys.ts';
 import { assertOperatorFieldsKept, checkRegistrationBody } from './client-metadata.ts';
 import { applyFapiClientPolicy, FAPI_ALGS, FAPI_AUTH_METHODS, isResourceServerShape } from './client-policy.ts';
+import { consentScopesNeedDetails } from './consent-scopes.ts';
 import { scaInteractionPolicy } from './interaction-policy.ts';
 import { rpInitiatedLogout } from './logout.ts';
 import type { Mtls } from './mtls.ts';
@@ -231,6 +232,9 @@ export function providerConfiguration(deps: ProviderDependencies, logger?: Logge
     // PSD2 scopes (account information, payment initiation) beside the OpenID ones; resource
     // servers may define more, which clients without a `scope` restriction can request.
     scopes: ['openid', 'offline_access', 'accounts', 'payments'],
+    // `accounts` and `payments` only with an authorization_details entry of their kind, refused at
+    // PAR and the authorization endpoint alike (consent-scopes.ts).
+    extraParams: { scope: consentScopesNeedDetails },
     // Identity claims only: `sub`; the authentication facts (acr, amr, auth_time) when requested.
     claims: { openid: ['sub'], acr: null, amr: null, auth_time: null, iss: null, sid: null },
     subjectTypes: ['public'],
