@@ -380,7 +380,15 @@ describe('admin API', () => {
       const again = listed.find((r) => r.id === rs.id);
       assert.ok(again && again.client_secret === undefined, 'the secret is shown once only');
 
-      await expectBody(await server.admin('POST', '/admin/initial-access-tokens', { ttl: 600 }), 201, initialAccessTokenOutput);
+      const iat = await expectBody(
+        await server.admin('POST', '/admin/initial-access-tokens', {
+          ttl: 600,
+          authorization_details_types: ['account_information'],
+        }),
+        201,
+        initialAccessTokenOutput,
+      );
+      assert.deepEqual(iat.authorization_details_types, ['account_information']);
       z.array(signingKeyOutput.strict()).parse(await (await server.admin('GET', '/admin/keys')).json());
       const user = await expectBody(
         await server.admin('POST', '/admin/users', { username: 'alice', password: 'correct horse battery' }),
@@ -433,9 +441,16 @@ describe('admin API', () => {
         headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
         body: JSON.stringify(body),
       });
-    const mint = async () =>
-      (await expectBody(await server.admin('POST', '/admin/initial-access-tokens', {}), 201, initialAccessTokenOutput))
-        .initial_access_token;
+    const BOTH = ['account_information', 'payment_initiation'];
+    /** An initial access token for a TPP the bank allows `types` (both unless said). */
+    const mint = async (types: string[] = BOTH) =>
+      (
+        await expectBody(
+          await server.admin('POST', '/admin/initial-access-tokens', { authorization_details_types: types }),
+          201,
+          initialAccessTokenOutput,
+        )
+      ).initial_access_token;
     const fapiClient = () => ({
       redirect_uris: [REDIRECT_URI],
       grant_types: ['authorization_code', 'client_credentials'],
@@ -567,6 +582,108 @@ describe('admin API', () => {
         assert.match(answer.error_description, new RegExp(Object.keys(extra)[0] as string));
       });
     }
+
+    // OWASP API5 / PSD2 RTS Art. 34: the operator's decision at minting bounds what a TPP without a
+    // QWAC may register; RFC 7592 updates stay inside it (oidc/registration-bound.ts).
+    describe('the authorization_details types the initial access token allows', () => {
+      const registered = async (body: Record<string, unknown>, token: string) => {
+        const response = await register(body, token);
+        const answer = (await response.json()) as Record<string, unknown>;
+        assert.equal(response.status, 201, JSON.stringify(answer));
+        return answer;
+      };
+      const expectTypeRefused = async (response: Response, type: string) => {
+        const answer = (await response.json()) as { error: string; error_description: string };
+        assert.equal(response.status, 400, JSON.stringify(answer));
+        assert.equal(answer.error, 'invalid_client_metadata');
+        assert.match(answer.error_description, new RegExp(`^authorization_details_types: ${type} cannot be registered`));
+      };
+
+      test('account_information only: payment_initiation refused (invalid_client_metadata naming the field)', async () => {
+        const token = await mint(['account_information']);
+        const count = async () => ((await (await server.admin('GET', '/admin/clients')).json()) as unknown[]).length;
+        const before = await count();
+        for (const types of [['payment_initiation'], ['account_information', 'payment_initiation']]) {
+          await expectTypeRefused(
+            await register({ ...fapiClient(), authorization_details_types: types }, token),
+            'payment_initiation',
+          );
+        }
+        assert.equal(await count(), before, 'nothing was registered');
+      });
+
+      test('account_information only: asking for account_information registers it', async () => {
+        const body = await registered(
+          { ...fapiClient(), authorization_details_types: ['account_information'] },
+          await mint(['account_information']),
+        );
+        assert.deepEqual(body.authorization_details_types, ['account_information']);
+      });
+
+      test('account_information only: naming no types, the client gets exactly [account_information]', async () => {
+        const body = await registered(fapiClient(), await mint(['account_information']));
+        assert.deepEqual(body.authorization_details_types, ['account_information']);
+        const record = await expectBody(await server.admin('GET', `/admin/clients/${body.client_id}`), 200, clientOutput);
+        assert.deepEqual(record.metadata.authorization_details_types, ['account_information']);
+      });
+
+      test('RFC 7592: an update adding payment_initiation is refused, before and after the token rotates', async () => {
+        const created = await registered(fapiClient(), await mint(['account_information']));
+        const uri = created.registration_client_uri as string;
+        const { registration_access_token: first, registration_client_uri: _u, client_id_issued_at: _i, ...echo } = created;
+        const put = (body: unknown, token: unknown) =>
+          fetch(uri, {
+            method: 'PUT',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body: JSON.stringify(body),
+          });
+        const both = { ...echo, authorization_details_types: BOTH };
+        await expectTypeRefused(await put(both, first), 'payment_initiation');
+
+        // A valid update (without the field: the bound again) rotates the registration access token.
+        const { authorization_details_types: _types, ...withoutTypes } = echo;
+        const renamed = await put({ ...withoutTypes, client_name: 'Renamed' }, first);
+        const after = (await renamed.json()) as Record<string, unknown>;
+        assert.equal(renamed.status, 200, JSON.stringify(after));
+        assert.deepEqual(after.authorization_details_types, ['account_information']);
+        assert.notEqual(after.registration_access_token, first);
+        await expectTypeRefused(await put(both, after.registration_access_token), 'payment_initiation');
+
+        const record = await expectBody(await server.admin('GET', `/admin/clients/${created.client_id}`), 200, clientOutput);
+        assert.deepEqual(record.metadata.authorization_details_types, ['account_information']);
+      });
+
+      test('both types allowed: the client registers both, or gets both naming none', async () => {
+        const asked = await registered({ ...fapiClient(), authorization_details_types: BOTH }, await mint(BOTH));
+        assert.deepEqual(asked.authorization_details_types, BOTH);
+        const omitted = await registered(fapiClient(), await mint(BOTH));
+        assert.deepEqual(omitted.authorization_details_types, BOTH);
+        const narrower = await registered(
+          { ...fapiClient(), authorization_details_types: ['payment_initiation'] },
+          await mint(['payment_initiation', 'account_information']),
+        );
+        assert.deepEqual(narrower.authorization_details_types, ['payment_initiation']);
+      });
+
+      const badRequests: { name: string; body: Record<string, unknown> }[] = [
+        { name: 'without authorization_details_types', body: { ttl: 600 } },
+        { name: 'with no body at all', body: {} },
+        { name: 'with an unknown type', body: { authorization_details_types: ['account_information', 'card_payments'] } },
+        { name: 'with an empty list', body: { authorization_details_types: [] } },
+        { name: 'with a type twice', body: { authorization_details_types: ['payment_initiation', 'payment_initiation'] } },
+        { name: 'with a string for the list', body: { authorization_details_types: 'account_information' } },
+      ];
+      for (const { name, body } of badRequests) {
+        test(`the admin API refuses an initial access token ${name} -> 400 invalid_request naming the field`, async () => {
+          await expectError(
+            await server.admin('POST', '/admin/initial-access-tokens', body),
+            400,
+            'invalid_request',
+            /authorization_details_types/,
+          );
+        });
+      }
+    });
 
     // FAPI 2.0 SP 5.3.2.1-4: a client that names no binding is DPoP-bound, as through the admin API.
     test('a client naming no sender constraint becomes DPoP-bound, as through the admin API', async () => {

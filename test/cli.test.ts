@@ -283,13 +283,19 @@ test('resource-servers create prints the secret last; list shows it registered',
   );
 });
 
-test('iat create prints an initial access token last', async () => {
-  const created = await portcullis(db, ['iat', 'create', '--ttl', '600']);
+test('iat create prints an initial access token last, bounded to the --type values', async () => {
+  const created = await portcullis(db, ['iat', 'create', '--type', 'account_information', '--ttl', '600']);
   assertOk(created);
   assert.match(lastLine(created), /^[A-Za-z0-9_-]{43}$/);
-  const json = JSON.parse((await portcullis(db, ['iat', 'create', '--json'])).stdout) as { expires_in: number };
+  const json = JSON.parse(
+    (await portcullis(db, ['iat', 'create', '--type', 'payment_initiation,account_information', '--json'])).stdout,
+  ) as { expires_in: number; authorization_details_types: string[] };
   assert.equal(json.expires_in, 86400);
-  assertUsageError(await portcullis(db, ['iat', 'create', '--ttl', '5']), /ttl/);
+  assert.deepEqual(json.authorization_details_types, ['payment_initiation', 'account_information']);
+  assertUsageError(await portcullis(db, ['iat', 'create', '--type', 'account_information', '--ttl', '5']), /ttl/);
+  // OWASP API5: the operator must say what the TPP may register.
+  assertUsageError(await portcullis(db, ['iat', 'create']), /--type/);
+  assertUsageError(await portcullis(db, ['iat', 'create', '--type', 'card_payments']), /authorization_details_types/);
 });
 
 test('clients: create from a metadata file, show, suspend, activate; bad metadata exits 2', async () => {
@@ -347,7 +353,7 @@ test('on a PostgreSQL server (DATABASE_URL)', async () => {
     assert.match(lastLine(created), /^pcak_/);
     const keys = JSON.parse((await portcullis(pgDb, ['keys', 'list', '--json'])).stdout) as { state: string }[];
     assert.equal(keys.filter((k) => k.state === 'active').length, 3);
-    const iat = await portcullis(pgDb, ['iat', 'create']);
+    const iat = await portcullis(pgDb, ['iat', 'create', '--type', 'account_information']);
     assertOk(iat);
   } finally {
     await pgDb.drop();

@@ -139,7 +139,9 @@ describe('client keys (FAPI 2.0 SP 5.4)', () => {
   });
 
   test('RFC 7591 /reg refuses a weak key as the admin API does', async () => {
-    const minted = await server.admin('POST', '/admin/initial-access-tokens', {});
+    const minted = await server.admin('POST', '/admin/initial-access-tokens', {
+      authorization_details_types: ['account_information', 'payment_initiation'],
+    });
     const { initial_access_token: token } = (await minted.json()) as { initial_access_token: string };
     for (const [jwk, mentions] of [
       [rsa(1024, { alg: 'PS256', kid: 'weak-rsa' }), /weak-rsa.*1024 bits/],

@@ -202,7 +202,10 @@ describe('hostile input', () => {
     });
     rs = await registerResourceServer(server);
     tpp = await registerTpp(server);
-    const minted = await server.admin('POST', '/admin/initial-access-tokens', { ttl: 3600 });
+    const minted = await server.admin('POST', '/admin/initial-access-tokens', {
+      ttl: 3600,
+      authorization_details_types: ['account_information', 'payment_initiation'],
+    });
     initialAccessToken = ((await minted.json()) as { initial_access_token: string }).initial_access_token;
   });
   after(() => server?.close());

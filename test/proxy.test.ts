@@ -142,6 +142,55 @@ describe('forwarded headers over HTTP', () => {
     }
   });
 
+  // OWASP API5 / PSD2 RTS Art. 34: at RFC 7591 registration both bounds apply, the bank's (named on
+  // the initial access token) and the NCA's (the roles of the QWAC the trusted proxy forwards).
+  test("RFC 7591 /reg: the forwarded QWAC's roles narrow what the initial access token allows", async () => {
+    const mint = async (server: TestServer, types: string[]) => {
+      const response = await server.admin('POST', '/admin/initial-access-tokens', { authorization_details_types: types });
+      assert.equal(response.status, 201, await response.clone().text());
+      return ((await response.json()) as { initial_access_token: string }).initial_access_token;
+    };
+    const register = async (server: TestServer, token: string, types?: string[]) => {
+      const response = await fetch(`${server.issuer}/reg`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${token}`,
+          'x-ssl-client-cert': header(qwac.pem),
+        },
+        body: JSON.stringify({
+          redirect_uris: [REDIRECT_URI],
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_auth_subject_dn: tppSubject('Proxied Fintech Ltd', 'PSDGB-FCA-300001'),
+          tls_client_certificate_bound_access_tokens: true,
+          ...(types ? { authorization_details_types: types } : {}),
+        }),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const both = ['account_information', 'payment_initiation'];
+
+    // The QWAC carries PSP_AI only: of the bank's two types, account information remains.
+    const omitted = await register(trusted, await mint(trusted, both));
+    assert.equal(omitted.status, 201, JSON.stringify(omitted.body));
+    assert.deepEqual(omitted.body.authorization_details_types, ['account_information']);
+    const refused: [string, string[], string[] | undefined, RegExp][] = [
+      ['a payment type without PSP_PI', both, ['payment_initiation'], /payment_initiation cannot be registered: .*PSP_PI/],
+      ['nothing left of the bound', ['payment_initiation'], undefined, /no type can be registered: .*PSP_PI/],
+    ];
+    for (const [name, allowed, asked, pattern] of refused) {
+      const { status, body } = await register(trusted, await mint(trusted, allowed), asked);
+      assert.equal(status, 400, name);
+      assert.equal(body.error, 'invalid_client_metadata', name);
+      assert.match(body.error_description as string, /^authorization_details_types: /, name);
+      assert.match(body.error_description as string, pattern, name);
+    }
+    // From an untrusted peer the header is no certificate: the bank's bound alone applies.
+    const unproxied = await register(untrusted, await mint(untrusted, both));
+    assert.equal(unproxied.status, 201, JSON.stringify(unproxied.body));
+    assert.deepEqual(unproxied.body.authorization_details_types, both);
+  });
+
   test('X-Forwarded-For from an untrusted address is ignored: a blocked address cannot be claimed, nor escaped', async () => {
     const claimed = await fetch(`${untrusted.issuer}/jwks`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
     assert.equal(claimed.status, 200, 'the header is not the client address');

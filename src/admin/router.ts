@@ -9,6 +9,7 @@ import { readJson } from '../http/body.ts';
 import { Conflict, InvalidRequest, NotFound } from '../http/errors.ts';
 import type { ProviderHolder } from '../oidc/provider.ts';
 import { retireAfterSeconds } from '../oidc/provider.ts';
+import { mintInitialAccessToken } from '../oidc/registration-bound.ts';
 import { requestContext } from '../security/audit.ts';
 import type { Services } from '../services.ts';
 import type { AdminScope } from './admin-keys.ts';
@@ -192,14 +193,15 @@ export function adminOperations(services: Services, holder: ProviderHolder): Ope
       path: '/admin/initial-access-tokens',
       audit: 'initial_access_token.created',
       scope: 'clients:write',
-      summary: 'Mint an initial access token for RFC 7591 dynamic registration',
+      summary:
+        'Mint an initial access token for RFC 7591 dynamic registration, bounding the authorization_details types the TPP may register',
       input: initialAccessTokenInput,
       output: initialAccessTokenOutput,
       status: 201,
       async handle(_ctx, body) {
-        const { ttl } = parseInput(initialAccessTokenInput, body ?? {}, 'generic');
-        const iat = new holder.current.InitialAccessToken({ expiresIn: ttl });
-        return { initial_access_token: await iat.save(), expires_in: ttl };
+        const { ttl, authorization_details_types: types } = parseInput(initialAccessTokenInput, body ?? {}, 'generic');
+        const token = await mintInitialAccessToken(holder.current, ttl, types);
+        return { initial_access_token: token, expires_in: ttl, authorization_details_types: types };
       },
     },
     {

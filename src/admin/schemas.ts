@@ -2,6 +2,7 @@
 // responses in tests and generate /admin/openapi.json. Inputs are strict: an unknown field is an
 // error, never silently dropped (OWASP API3: no mass assignment).
 import { z } from 'zod';
+import { AUTHORIZATION_DETAIL_TYPES } from '../consents/authorization-details.ts';
 import { alg, clientMetadataShape, exclusiveJwks, exclusiveJwksIssue, jwks } from '../oidc/client-metadata.ts';
 import { ADMIN_SCOPES } from './admin-keys.ts';
 
@@ -72,6 +73,14 @@ export const adminKeyOutput = z.object({
   key: z.string().optional().describe('shown once, at creation'),
 });
 
+// OWASP API5 / PSD2 RTS Art. 34: the operator decides what a self-registering TPP may ask for
+// (oidc/registration-bound.ts); a token that bounds nothing is never minted.
+const registrableTypes = z
+  .array(z.enum(AUTHORIZATION_DETAIL_TYPES, { error: `must be one of ${AUTHORIZATION_DETAIL_TYPES.join(', ')}` }))
+  .min(1)
+  .max(AUTHORIZATION_DETAIL_TYPES.length)
+  .refine((types) => new Set(types).size === types.length, 'must not repeat a type');
+
 export const initialAccessTokenInput = z.strictObject({
   ttl: z
     .number()
@@ -79,11 +88,15 @@ export const initialAccessTokenInput = z.strictObject({
     .min(60)
     .max(30 * 24 * 3600)
     .default(24 * 3600),
+  authorization_details_types: registrableTypes.describe(
+    'the authorization_details types the TPP may register (RFC 9396 section 10) at /reg and keep through RFC 7592 updates; omitted at registration, the client gets exactly these',
+  ),
 });
 
 export const initialAccessTokenOutput = z.object({
   initial_access_token: z.string(),
   expires_in: z.number(),
+  authorization_details_types: z.array(z.string()),
 });
 
 export const keyRotateInput = z.strictObject({

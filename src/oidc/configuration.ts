@@ -23,6 +23,7 @@ import { rpInitiatedLogout } from './logout.ts';
 import type { Mtls } from './mtls.ts';
 import { assertRoles } from './psd2-roles.ts';
 import { richAuthorizationRequests } from './rar.ts';
+import { registrationPolicies } from './registration-bound.ts';
 import type { ResourceServerRegistry } from './resource-servers.ts';
 
 export interface ProviderDependencies {
@@ -392,7 +393,14 @@ export function providerConfiguration(deps: ProviderDependencies, logger?: Logge
       // FAPI 2.0 Message Signing: JARM and signed request objects (per client).
       jwtResponseModes: { enabled: true },
       requestObjects: { enabled: true, requireSignedRequestObject: false },
-      registration: { enabled: true, initialAccessToken: true, issueRegistrationAccessToken: true },
+      registration: {
+        enabled: true,
+        initialAccessToken: true,
+        issueRegistrationAccessToken: true,
+        // OWASP API5 / PSD2 RTS Art. 34: the authorization_details types the bank allowed a TPP when it
+        // minted its initial access token bound its registration and every RFC 7592 update after it.
+        policies: registrationPolicies((ctx) => mtls.identity(ctx as unknown as Context)),
+      },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       richAuthorizationRequests: richAuthorizationRequests((ctx) => mtls.identity(ctx as unknown as Context)),
       claimsParameter: { enabled: true },
