@@ -567,6 +567,32 @@ describe('admin API', () => {
       assert.equal(body.dpop_bound_access_tokens, true);
     });
 
+    test("RFC 7592: an update that leaves out the bank's organisation_name / organisation_id keeps them", async () => {
+      const created = (await (await register(fapiClient(), await mint())).json()) as Record<string, unknown>;
+      const clientId = created.client_id as string;
+      // The operator records who the TPP is (admin API: the whole metadata, plus the bank's fields).
+      const recorded = await server.admin('PUT', `/admin/clients/${clientId}`, {
+        ...fapiClient(),
+        client_name: 'Example Fintech',
+        organisation_name: 'Example Fintech Ltd',
+        organisation_id: 'PSDGB-FCA-123456',
+      });
+      assert.equal(recorded.status, 200, await recorded.clone().text());
+      // The client replaces its registration without echoing the bank's fields.
+      const updated = await fetch(created.registration_client_uri as string, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${created.registration_access_token}` },
+        body: JSON.stringify({ client_id: clientId, ...fapiClient(), client_name: 'Renamed Fintech' }),
+      });
+      assert.equal(updated.status, 200, await updated.clone().text());
+      const record = (await (await server.admin('GET', `/admin/clients/${clientId}`)).json()) as {
+        metadata: Record<string, unknown>;
+      };
+      assert.equal(record.metadata.client_name, 'Renamed Fintech');
+      assert.equal(record.metadata.organisation_name, 'Example Fintech Ltd');
+      assert.equal(record.metadata.organisation_id, 'PSDGB-FCA-123456');
+    });
+
     // organisation_name / organisation_id are the bank's record of who the TPP is: never self-asserted.
     for (const extra of [
       { foo: 'bar' },

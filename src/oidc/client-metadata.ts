@@ -126,11 +126,20 @@ export function checkRegistrationBody(route: string | undefined, body: unknown):
   throw new errors.InvalidClientMetadata(description);
 }
 
-/** RFC 7592: the operator-set fields may be echoed, never changed or added by the client. */
-export function assertOperatorFieldsKept(sent: Record<string, unknown>, current: Record<string, unknown> | undefined): void {
+/**
+ * RFC 7592: the operator-set fields may be echoed, never changed or added by the client; and an
+ * update that leaves them out keeps them (RFC 7592 replaces the whole registration, but these are
+ * the bank's record of who the TPP is, not the client's to drop). Copies them into `next`.
+ */
+export function assertOperatorFieldsKept(
+  sent: Record<string, unknown>,
+  current: Record<string, unknown> | undefined,
+  next: Record<string, unknown>,
+): void {
   for (const field of OPERATOR_FIELDS) {
     if (field in sent && sent[field] !== current?.[field]) {
       throw new errors.InvalidClientMetadata(`${field} is set by the bank and cannot be changed by the client`);
     }
+    if (current?.[field] !== undefined) next[field] = current[field];
   }
 }

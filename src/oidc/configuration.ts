@@ -190,7 +190,13 @@ export function providerConfiguration(deps: ProviderDependencies, logger?: Logge
         if (route === 'registration' || route === 'client_update') {
           // RFC 7591/7592 through oidc-provider: strict input, then the FAPI rules.
           const sent = checkRegistrationBody(route, (ctx as KoaContextWithOIDC).oidc.body);
-          if (route === 'client_update') assertOperatorFieldsKept(sent, (ctx as KoaContextWithOIDC).oidc.client?.metadata());
+          if (route === 'client_update') {
+            assertOperatorFieldsKept(
+              sent,
+              (ctx as KoaContextWithOIDC).oidc.client?.metadata(),
+              metadata as Record<string, unknown>,
+            );
+          }
           applyFapiClientPolicy(metadata as Record<string, unknown>, sent);
         } else if (!isResourceServerShape(metadata as Record<string, unknown>)) {
           applyFapiClientPolicy(metadata as Record<string, unknown>);
