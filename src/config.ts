@@ -59,8 +59,10 @@ export const configDocs: Record<string, string> = {
   PAYMENT_CONSENT_SECONDS: 'How long an authorised payment consent may wait for its payment to execute.',
   SCA_REAUTH_DAYS:
     'Account information through a TPP needs SCA again once the last SCA behind its consents is this many days old (PSD2 RTS Art. 10: at most 180).',
+  RECOVERY_FACTOR_HOLD_HOURS:
+    'A second factor added in a dashboard session opened with a recovery code signs in at once but confirms payments and TPP access only after this many hours.',
   NOTIFY_WEBHOOK_URL:
-    'Customer security alerts (a lockout) are POSTed here as JSON besides being logged; https in production. Unset: log only.',
+    'Customer security alerts (a lockout, a factor held after a recovery sign-in) are POSTed here as JSON besides being logged; https in production. Unset: log only.',
   REFRESH_REUSE_WINDOW: 'Seconds a rotated refresh token still works (FAPI 2.0 retry); a use after that revokes the grant.',
   CLIENT_CACHE_TTL_MS: 'How long a client lookup is cached in memory (invalidated at once on a local change).',
   JANITOR_INTERVAL_SECONDS: 'How often expired rows are deleted (0 disables the janitor).',
@@ -173,6 +175,8 @@ export const configSchema = z
     CONSENT_DAYS: int(90, 1, 180),
     PAYMENT_CONSENT_SECONDS: int(600, 60, 86_400),
     SCA_REAUTH_DAYS: int(180, 1, 180),
+    // PSD2 RTS Art. 4, 7: never 0, or a recovery code would be a payment's possession factor one step removed.
+    RECOVERY_FACTOR_HOLD_HOURS: int(24, 1, 30 * 24),
     NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
     REFRESH_REUSE_WINDOW: int(60, 0, 600),
     CLIENT_CACHE_TTL_MS: int(5000, 0, 600_000),

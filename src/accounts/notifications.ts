@@ -1,15 +1,32 @@
 // Alerts to the customer about their own security (PSD2 RTS Art. 4(3)(b): the payer is alerted
-// when access is blocked). Every alert is logged; with NOTIFY_WEBHOOK_URL it is also POSTed as
-// JSON to the bank's messaging system (https in production, a short timeout, no redirects). A
-// failed delivery is logged, never thrown: the login answer must not depend on it.
+// when access is blocked; and a second factor added after a recovery sign-in). Every alert is
+// logged; with NOTIFY_WEBHOOK_URL it is also POSTed as JSON to the bank's messaging system (https
+// in production, a short timeout, no redirects). A failed delivery is logged, never thrown: the
+// login answer must not depend on it.
 import type { Logger } from 'pino';
 
-export interface CustomerAlert {
+export type CustomerAlert = LockedAlert | FactorHeldAlert;
+
+interface LockedAlert {
   type: 'customer.locked';
   customerId: string;
   username: string;
   /** When the block ends; null when only an operator can lift it. */
   lockedUntil: string | null;
+  occurredAt: string;
+}
+
+/**
+ * A second factor was added in a session opened with a recovery code: the customer hears of it at
+ * once (it may be someone holding their password and a code) and learns when it starts to confirm
+ * payments (PSD2 RTS Art. 4, 7).
+ */
+interface FactorHeldAlert {
+  type: 'customer.factor_held';
+  customerId: string;
+  username: string;
+  factorKind: 'totp' | 'webauthn';
+  heldUntil: string;
   occurredAt: string;
 }
 

@@ -95,7 +95,7 @@ export async function submitLogin(ctx: Context, deps: InteractionDeps): Promise<
   }
   // SCA: the password is one element; the possession element follows on its own page.
   if ((await possessionFactors(services, customer.id)).length === 0) {
-    await renderUnavailable(ctx, deps, interaction);
+    await renderUnavailable(ctx, deps, interaction, customer.id);
     return;
   }
   await services.authentication.pendingLogins.put(

@@ -5,6 +5,7 @@ import type { SecondFactor } from '../accounts/factors/types.ts';
 import { asksForSca, requestedAcr } from '../oidc/acr.ts';
 import type { ScaPromptDetails } from '../oidc/interaction-policy.ts';
 import { type ScaReason, scaReason, scaRequestOf } from '../oidc/sca-requirement.ts';
+import { formatDateTime } from '../portal/consent-view.ts';
 import type { Services } from '../services.ts';
 import type { Interaction } from './interaction.ts';
 
@@ -32,9 +33,26 @@ export function stepUpCustomer(interaction: Interaction): string | undefined {
   return interaction.prompt.reasons.every((r) => STEP_UP_REASONS.has(r)) ? accountId : undefined;
 }
 
-/** Possession factors only: a recovery code never completes SCA for a TPP (PSD2 RTS Art. 4, 7). */
+/**
+ * Possession factors only: a recovery code never completes SCA for a TPP, nor does a factor still
+ * held because it was enrolled after a recovery sign-in (PSD2 RTS Art. 4, 7).
+ */
 export const possessionFactors = (services: Services, customerId: string): Promise<SecondFactor[]> =>
-  services.authentication.secondFactors.available(customerId, { possessionOnly: true });
+  services.authentication.secondFactors.available(customerId, 'authorization');
+
+/**
+ * When the customer's first held factor starts to count for a TPP; undefined when none is held.
+ * Asked when no possession factor is usable: a factor enrolled after a recovery sign-in is held
+ * (PSD2 RTS Art. 4, 7).
+ */
+export async function heldUntil(services: Services, customerId: string): Promise<Date | undefined> {
+  const held = (await services.authentication.factors.list(customerId)).flatMap((f) => (f.heldUntil ? [f.heldUntil] : []));
+  return held.length ? new Date(Math.min(...held.map((d) => d.getTime()))) : undefined;
+}
+
+/** The end of a hold as pages show it: rounded up to the minute, so the time shown is never early. */
+export const formatHoldEnd = (date: Date) => formatDateTime(new Date(Math.ceil(date.getTime() / MINUTE_MS) * MINUTE_MS));
+const MINUTE_MS = 60_000;
 
 /** The error the TPP receives when SCA cannot be performed for this customer. */
 export function scaUnavailableError(interaction: Interaction): { error: string; error_description: string } {

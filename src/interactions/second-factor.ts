@@ -15,7 +15,7 @@ import { requestedDetails } from './consent.ts';
 import { describeClient, type PaymentSummary, paymentSummary } from './describe.ts';
 import { auditContext, finishInteraction, type Interaction, interactionAt, WrongStep } from './interaction.ts';
 import type { InteractionDeps } from './router.ts';
-import { pendingKey, possessionFactors, scaUnavailableError, stepUpCustomer } from './sca.ts';
+import { formatHoldEnd, heldUntil, pendingKey, possessionFactors, scaUnavailableError, stepUpCustomer } from './sca.ts';
 
 /** Who is authenticating and what they already passed: a pending password login, or a step-up. */
 interface FirstFactor {
@@ -88,7 +88,10 @@ export async function renderFactor(
   });
 }
 
-/** Shows the second-factor page (or, without any possession factor, why the request cannot go on). */
+/**
+ * Shows the second-factor page (or, without any usable possession factor, why the request cannot
+ * go on: none set up, or every one still held after a recovery sign-in).
+ */
 export async function showFactor(
   ctx: Context,
   deps: InteractionDeps,
@@ -97,15 +100,27 @@ export async function showFactor(
 ): Promise<void> {
   const methods = await possessionFactors(deps.services, customerId);
   const chosen = methods.find((m) => m.kind === ctx.query.method) ?? methods[0];
-  if (!chosen) return renderUnavailable(ctx, deps, interaction);
+  if (!chosen) return renderUnavailable(ctx, deps, interaction, customerId);
   await renderFactor(ctx, deps, interaction, { customerId, method: chosen, methods });
 }
 
-export async function renderUnavailable(ctx: Context, deps: InteractionDeps, interaction: Interaction): Promise<void> {
+/**
+ * The request cannot have SCA: the customer has no possession factor, or only ones held after a
+ * recovery sign-in; the page says until when. Either way the TPP gets what a customer without a
+ * second factor gives it (abortLogin, reason `unavailable`).
+ */
+export async function renderUnavailable(
+  ctx: Context,
+  deps: InteractionDeps,
+  interaction: Interaction,
+  customerId: string,
+): Promise<void> {
   const client = await describeClient(deps.holder.current, interaction.params.client_id);
+  const held = await heldUntil(deps.services, customerId);
   ctx.type = 'html';
   ctx.body = render('sca-unavailable', {
-    title: 'A second factor is needed',
+    title: held ? 'Your new second factor is not ready yet' : 'A second factor is needed',
+    heldUntil: held ? formatHoldEnd(held) : undefined,
     client,
     payment: paymentSummary(requestPayment(deps, interaction)),
     action: `/interaction/${encodeURIComponent(interaction.uid)}/abort`,
@@ -143,7 +158,7 @@ export async function submitFactor(ctx: Context, deps: InteractionDeps): Promise
   const { authentication, audit, dynamicLinking } = deps.services;
   const methods = await possessionFactors(deps.services, first.customerId);
   const method = methods.find((m) => m.kind === field(form, 'method')) ?? methods[0];
-  if (!method) return renderUnavailable(ctx, deps, interaction);
+  if (!method) return renderUnavailable(ctx, deps, interaction, first.customerId);
   const details = requestPayment(deps, interaction);
   const context = auditContext(ctx);
   const clientId = String(interaction.params.client_id);

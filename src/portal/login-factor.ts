@@ -1,7 +1,7 @@
 // /account/login/factor: the dashboard's second step for a customer with a second factor: a
 // security key or passkey, or the authenticator app (the first the customer has, in that order),
 // a recovery code when the phone is lost (recovery codes restore access to the dashboard, never
-// pay). The session starts only once this passes.
+// pay), or a factor still held after a recovery sign-in. The session starts only once this passes.
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { LOGIN_FAILED } from '../accounts/authentication.ts';
@@ -70,7 +70,7 @@ export function loginFactorRoutes(deps: LoginDependencies): Router {
   router.get(FACTOR_PATH, async (ctx) => {
     const pending = await pendingOf(ctx);
     if (!pending) return seeOther(ctx, LOGIN_PATH);
-    const methods = await factors.available(pending.customerId, { possessionOnly: false });
+    const methods = await factors.available(pending.customerId, 'dashboard');
     const method = methods.find((m) => m.kind === ctx.query.method) ?? methods[0];
     if (!method) return seeOther(ctx, LOGIN_PATH);
     await renderFactor(ctx, pending, method, methods, nextPath(ctx.query.next));
@@ -80,7 +80,7 @@ export function loginFactorRoutes(deps: LoginDependencies): Router {
     const pending = await pendingOf(ctx);
     if (!pending) return seeOther(ctx, LOGIN_PATH);
     const next = nextPath(ctx.query.next);
-    const methods = await factors.available(pending.customerId, { possessionOnly: false });
+    const methods = await factors.available(pending.customerId, 'dashboard');
     ctx.type = 'html';
     ctx.body = render('factor-choice', {
       title: 'Choose how to confirm',
@@ -94,7 +94,7 @@ export function loginFactorRoutes(deps: LoginDependencies): Router {
     const pending = await pendingOf(ctx);
     if (!pending) return seeOther(ctx, LOGIN_PATH);
     const next = nextPath(ctx.query.next);
-    const methods = await factors.available(pending.customerId, { possessionOnly: false });
+    const methods = await factors.available(pending.customerId, 'dashboard');
     const method = methods.find((m) => m.kind === field(form, 'method')) ?? methods[0];
     if (!method) return seeOther(ctx, LOGIN_PATH);
     const context = auditContext(ctx);
@@ -123,7 +123,10 @@ export function loginFactorRoutes(deps: LoginDependencies): Router {
     await authenticator.completed(pending.customerId);
     await pendingLogins.delete(pendingId(pending.token));
     clearPending(ctx);
-    await startSession(ctx, sessions, pending.customerId, [...new Set([...pending.amr, ...verified.amr])].sort());
+    // A factor still held after a recovery sign-in signs in, but its session stands on the recovery
+    // code (`rec`): a factor enrolled there is held too, so a second one cannot skip the wait.
+    const amr = [...pending.amr, ...verified.amr, ...(verified.held ? ['rec'] : [])];
+    await startSession(ctx, sessions, pending.customerId, [...new Set(amr)].sort());
     if (verified.kind === 'recovery') return seeOther(ctx, `${PORTAL_PATH}/security?notice=recovery-used`);
     seeOther(ctx, next ? (NEXT_PATHS[next] as string) : PORTAL_PATH);
   });

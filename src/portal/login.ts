@@ -99,7 +99,7 @@ export function loginRoutes(deps: LoginDependencies): Router {
       ctx.status = 401;
       return renderLogin(ctx, csrf, { username, error: LOGIN_FAILED, next });
     }
-    if ((await factors.available(customer.id, { possessionOnly: false })).length > 0) {
+    if ((await factors.available(customer.id, 'dashboard')).length > 0) {
       const token = randomSecret();
       await pendingLogins.put(pendingId(token), { customerId: customer.id, amr: ['pwd'] }, SCA_FRESH_SECONDS);
       ctx.cookies.set(PENDING_COOKIE, token, pendingOptions(ctx));

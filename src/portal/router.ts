@@ -35,7 +35,16 @@ export function createPortalRouter(
   };
   router.use(loginRoutes(login).routes());
   router.use(loginFactorRoutes(login).routes());
-  router.use(securityRoutes({ customers, authentication, audit, sessions, csrf }).routes());
+  router.use(
+    securityRoutes({
+      customers,
+      authentication,
+      audit,
+      sessions,
+      csrf,
+      recoveryHoldHours: services.config.RECOVERY_FACTOR_HOLD_HOURS,
+    }).routes(),
+  );
   router.use(
     dashboardRoutes({ customers, accounts, clients, consents, consentService, holder, sessions, csrf, logger }).routes(),
   );

@@ -3,7 +3,10 @@
 // Art. 4(3)(d)); removing a factor or replacing the recovery codes needs a fresh sign-in that used
 // a second factor (SCA). Otherwise the customer signs in again and comes back. The TOTP seed is
 // shown once as a QR code and as text; the first valid code confirms it; the first factor also
-// brings ten recovery codes, shown once.
+// brings ten recovery codes, shown once. A factor enrolled in a session whose second step was a
+// recovery code (or a factor still held) is held for RECOVERY_FACTOR_HOLD_HOURS: it signs in here
+// at once but confirms no payment or TPP access until then, so a recovery code never becomes the
+// possession element of a payment one step removed (PSD2 RTS Art. 4, 7); the customer is alerted.
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { CustomerAuthentication } from '../accounts/customer-authentication.ts';
@@ -13,6 +16,7 @@ import { NotFound } from '../http/errors.ts';
 import { field, readForm } from '../http/form.ts';
 import { render } from '../http/views.ts';
 import { auditContext } from '../interactions/interaction.ts';
+import { formatHoldEnd } from '../interactions/sca.ts';
 import { SCA_FRESH_SECONDS } from '../oidc/acr.ts';
 import type { AuditLog } from '../security/audit.ts';
 import { CSRF_FIELD, type Csrf } from '../security/csrf.ts';
@@ -31,8 +35,12 @@ const NOTICES = new Map([
   ['webauthn-added', 'Your security key or passkey is set up. Use it when you sign in and to confirm payments.'],
   ['removed', 'The second factor was removed.'],
   [
+    'held',
+    'Your new second factor is set up and you can use it to sign in now. Because you signed in with a recovery code, it can confirm payments and app connections only from the time shown below.',
+  ],
+  [
     'recovery-used',
-    'You signed in with a recovery code, which is now used up. Set up your authenticator app again if you lost it.',
+    'You signed in with a recovery code, which is now used up. Set up your authenticator app again if you lost it: it signs you in at once, and can confirm payments after a waiting period.',
   ],
 ]);
 
@@ -42,6 +50,8 @@ export interface SecurityDependencies {
   audit: AuditLog;
   sessions: PortalSessionStore;
   csrf: Csrf;
+  /** RECOVERY_FACTOR_HOLD_HOURS */
+  recoveryHoldHours: number;
 }
 
 /** Signed in within the last 5 minutes, and (when asked) with a second factor. */
@@ -59,6 +69,8 @@ export interface SecurityHelpers {
   ): Promise<void>;
   /** Sends the customer to sign in again when the session is not fresh enough for this change. */
   needsFreshLogin(ctx: Context, withSecondFactor: boolean, next: 'security' | 'totp' | 'webauthn'): boolean;
+  /** How long a factor enrolled in this session is held: a session opened with a recovery code; else undefined. */
+  holdSeconds(ctx: Context): number | undefined;
   /** A factor was just enrolled: audited; the first one brings recovery codes, else back to the list. */
   enrolled(ctx: Context, customerId: string, factor: { id: string; kind: 'totp' | 'webauthn' }): Promise<void>;
 }
@@ -70,10 +82,12 @@ const SET_UP: Record<'totp' | 'webauthn', string> = {
   totp: 'Your authenticator app is set up.',
   webauthn: 'Your security key or passkey is set up.',
 };
+const HELD = (until: string) =>
+  `Because you signed in with a recovery code, it can confirm payments and app connections only from ${until}; you can sign in with it now.`;
 
 export function securityRoutes(deps: SecurityDependencies): Router {
-  const { customers, authentication, audit, sessions, csrf } = deps;
-  const { factors, totp, recoveryCodes, webauthn } = authentication;
+  const { customers, authentication, audit, sessions, csrf, recoveryHoldHours } = deps;
+  const { factors, totp, recoveryCodes, webauthn, notifier } = authentication;
   const router = new Router();
   const signedIn = requireSession(sessions);
 
@@ -102,17 +116,38 @@ export function securityRoutes(deps: SecurityDependencies): Router {
       seeOther(ctx, `${LOGIN_PATH}?next=${next}`);
       return true;
     },
+    holdSeconds: (ctx) => (sessionOf(ctx).amr.includes('rec') ? recoveryHoldHours * 3600 : undefined),
     async enrolled(ctx, customerId, factor) {
-      await record(ctx, 'customer.factor_enrolled', customerId, { factor_id: factor.id, kind: factor.kind });
+      const heldUntil = (await factors.get(customerId, factor.id))?.heldUntil ?? null;
+      await record(ctx, 'customer.factor_enrolled', customerId, {
+        factor_id: factor.id,
+        kind: factor.kind,
+        held_until: heldUntil?.toISOString() ?? null,
+      });
+      if (heldUntil) await alertHeld(customerId, factor.kind, heldUntil);
       if ((await recoveryCodes.remaining(customerId)) === 0) {
         const codes = await recoveryCodes.generate(customerId);
         await record(ctx, 'customer.recovery_codes_created', customerId, { count: codes.length });
-        return renderCodes(ctx, codes, SET_UP[factor.kind]);
+        const setUp = heldUntil ? `${SET_UP[factor.kind]} ${HELD(formatHoldEnd(heldUntil))}` : SET_UP[factor.kind];
+        return renderCodes(ctx, codes, setUp);
       }
-      seeOther(ctx, `${SECURITY_PATH}?notice=${factor.kind}-added`);
+      seeOther(ctx, `${SECURITY_PATH}?notice=${heldUntil ? 'held' : `${factor.kind}-added`}`);
     },
   };
   const { record, needsFreshLogin } = helpers;
+
+  /** The customer hears at once that a factor was added after a recovery sign-in (it may not be them). */
+  async function alertHeld(customerId: string, kind: 'totp' | 'webauthn', heldUntil: Date) {
+    const customer = await customers.findById(customerId);
+    void notifier.notify({
+      type: 'customer.factor_held',
+      customerId,
+      username: customer?.username ?? '',
+      factorKind: kind,
+      heldUntil: heldUntil.toISOString(),
+      occurredAt: new Date().toISOString(),
+    });
+  }
 
   const renderEnrolment = async (
     ctx: Context,
@@ -153,8 +188,10 @@ export function securityRoutes(deps: SecurityDependencies): Router {
         tag: kindTag(f.kind, synced.get(f.id)),
         added: formatDateTime(f.createdAt),
         lastUsed: f.lastUsedAt ? formatDateTime(f.lastUsedAt) : 'never',
+        heldUntil: f.heldUntil ? formatHoldEnd(f.heldUntil) : undefined,
       })),
       recoveryRemaining: remaining,
+      recoveryHoldHours,
       csrf: csrf.token(ctx, DASHBOARD_CSRF_SCOPE),
       totpPath: TOTP_PATH,
       hasTotp: enrolled.some((f) => f.kind === 'totp'),
@@ -178,7 +215,7 @@ export function securityRoutes(deps: SecurityDependencies): Router {
     const factorId = field(form, 'factor_id');
     const hadFactor = (await factors.list(customerId)).length > 0;
     if (needsFreshLogin(ctx, hadFactor, 'totp')) return;
-    if (!(await totp.confirmEnrolment(customerId, factorId, field(form, 'code')))) {
+    if (!(await totp.confirmEnrolment(customerId, factorId, field(form, 'code'), helpers.holdSeconds(ctx)))) {
       const pending = await factors.get(customerId, factorId);
       if (!pending || pending.confirmedAt)
         throw new NotFound('This set-up has ended. Go back to your security settings and start again.');

@@ -66,7 +66,8 @@ export function webauthnEnrolmentRoutes(deps: WebAuthnEnrolmentDependencies, hel
     const { customerId } = sessionOf(ctx);
     if (helpers.needsFreshLogin(ctx, await hasFactor(customerId), 'webauthn')) return;
     const name = field(form, 'name');
-    const added = await webauthn.register(customerId, attemptOf(ctx), field(form, 'credential'), name);
+    // Held when this session was opened with a recovery code (security.ts).
+    const added = await webauthn.register(customerId, attemptOf(ctx), field(form, 'credential'), name, helpers.holdSeconds(ctx));
     if (!added) {
       await helpers.record(ctx, 'customer.factor_enrolment_failed', customerId, { kind: 'webauthn' }, 'failure');
       ctx.status = 400;

@@ -1,6 +1,8 @@
 // Enrolled second factors (TOTP devices, later WebAuthn credentials). Secret material is sealed
 // with the field cipher, its AAD bound to the factor id, so a seed copied to another row does not
-// decrypt. A factor counts only once confirmed (its first valid answer).
+// decrypt. A factor counts only once confirmed (its first valid answer). A factor confirmed in a
+// dashboard session opened with a recovery code is held for a while: it signs in to the dashboard
+// but is not the possession element of SCA for a TPP until its hold ends (PSD2 RTS Art. 4, 7).
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { FieldCipher } from '../../security/encryption.ts';
@@ -16,6 +18,8 @@ export interface EnrolledFactor {
   confirmedAt: Date | null;
   lastUsedAt: Date | null;
   lastUsedStep: number | null;
+  /** When the factor starts to count for TPP requests and payments; null when it already does (database clock). */
+  heldUntil: Date | null;
 }
 
 export interface FactorStore {
@@ -25,8 +29,11 @@ export interface FactorStore {
   get(customerId: string, id: string): Promise<EnrolledFactor | undefined>;
   /** A factor awaiting confirmation; an earlier unconfirmed one of the same kind is dropped. */
   createPending(customerId: string, kind: FactorKind, label: string, secret: string): Promise<EnrolledFactor>;
-  /** Marks a pending factor confirmed; false when it is not (or no longer) pending. */
-  confirm(customerId: string, id: string): Promise<boolean>;
+  /**
+   * Marks a pending factor confirmed, held for `holdSeconds` when given (enrolled after a recovery
+   * sign-in); false when it is not (or no longer) pending.
+   */
+  confirm(customerId: string, id: string, holdSeconds?: number): Promise<boolean>;
   remove(customerId: string, id: string): Promise<boolean>;
   /** The sealed secret, opened. */
   secret(id: string): Promise<string>;
@@ -50,19 +57,31 @@ const toFactor = (row: Record<string, unknown>): EnrolledFactor => ({
   confirmedAt: date(row.confirmed_at),
   lastUsedAt: date(row.last_used_at),
   lastUsedStep: row.last_used_step === null || row.last_used_step === undefined ? null : Number(row.last_used_step),
+  heldUntil: date(row.held_until_active),
 });
+
+/** Every column, and the hold only while it lasts: judged on the database clock, like every expiry. */
+export const factorColumns = (knex: Knex, table = 'customer_factors') => [
+  `${table}.*`,
+  knex.raw(`CASE WHEN ${table}.held_until > now() THEN ${table}.held_until END AS held_until_active`),
+];
+
+/** `held_until` of a factor confirmed now: now plus the hold, or null without one. */
+export const holdFrom = (knex: Knex, holdSeconds: number | undefined) =>
+  holdSeconds ? knex.raw('now() + make_interval(secs => ?::double precision)', [holdSeconds]) : null;
 
 export function createFactorStore(knex: Knex, cipher: FieldCipher): FactorStore {
   return {
     async list(customerId, kind) {
       const rows = await knex('customer_factors')
+        .select(factorColumns(knex))
         .where({ customer_id: customerId, ...(kind ? { kind } : {}) })
         .whereNotNull('confirmed_at')
         .orderBy(['created_at', 'id']);
       return rows.map(toFactor);
     },
     async get(customerId, id) {
-      const row = await knex('customer_factors').where({ id, customer_id: customerId }).first();
+      const row = await knex('customer_factors').select(factorColumns(knex)).where({ id, customer_id: customerId }).first();
       return row ? toFactor(row) : undefined;
     },
     async createPending(customerId, kind, label, secret) {
@@ -75,11 +94,12 @@ export function createFactorStore(knex: Knex, cipher: FieldCipher): FactorStore 
         return toFactor(row);
       });
     },
-    async confirm(customerId, id) {
+    async confirm(customerId, id, holdSeconds) {
+      // Confirmed and held in one statement: the factor never counts for a payment in between.
       const changed = await knex('customer_factors')
         .where({ id, customer_id: customerId })
         .whereNull('confirmed_at')
-        .update({ confirmed_at: knex.fn.now() });
+        .update({ confirmed_at: knex.fn.now(), held_until: holdFrom(knex, holdSeconds) });
       return changed === 1;
     },
     async remove(customerId, id) {

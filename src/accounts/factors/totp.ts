@@ -5,7 +5,7 @@
 import { generateSecret, generateURI, verify } from 'otplib';
 import QRCode from 'qrcode';
 import type { FactorStore } from './factor-store.ts';
-import type { FormFields, SecondFactor } from './types.ts';
+import type { FactorPurpose, FormFields, SecondFactor } from './types.ts';
 
 export const TOTP_PERIOD = 30;
 export const TOTP_DIGITS = 6;
@@ -31,8 +31,11 @@ export interface Totp extends SecondFactor {
   startEnrolment(customerId: string, accountName: string): Promise<TotpEnrolment>;
   /** The same pending seed shown again (after a mistyped first code). */
   showEnrolment(factorId: string, secret: string, accountName: string): Promise<TotpEnrolment>;
-  /** Confirms the pending factor with a first valid code; false when the code (or factor) is wrong. */
-  confirmEnrolment(customerId: string, factorId: string, code: string): Promise<boolean>;
+  /**
+   * Confirms the pending factor with a first valid code, held for `holdSeconds` when given (set up
+   * after a recovery sign-in); false when the code (or factor) is wrong.
+   */
+  confirmEnrolment(customerId: string, factorId: string, code: string, holdSeconds?: number): Promise<boolean>;
 }
 
 /** The digits of a typed code ("123 456" -> "123456"), or undefined when it cannot be one. */
@@ -65,22 +68,27 @@ export function createTotp(factors: FactorStore, issuer: string): Totp {
     return { factorId, secret, uri, qrDataUri };
   };
 
+  /** The devices that may answer for this purpose: for a TPP, none still held (PSD2 RTS Art. 4, 7). */
+  const usable = async (customerId: string, purpose: FactorPurpose) =>
+    (await factors.list(customerId, 'totp')).filter((f) => purpose === 'dashboard' || !f.heldUntil);
+
   return {
     kind: 'totp',
     label: DEFAULT_LABEL,
     hint: 'Enter the 6-digit code your app shows.',
     amr: ['otp'],
     possession: true,
-    async isEnrolled(customerId) {
-      return (await factors.list(customerId, 'totp')).length > 0;
+    async isEnrolled(customerId, purpose = 'authorization') {
+      return (await usable(customerId, purpose)).length > 0;
     },
-    async verify(customerId, form: FormFields) {
+    async verify(customerId, form: FormFields, context) {
       const code = normaliseCode(form.code);
       if (!code) return undefined;
-      for (const factor of await factors.list(customerId, 'totp')) {
+      // A held device's code is not even tried for a TPP: its time step stays unclaimed.
+      for (const factor of await usable(customerId, context.purpose)) {
         const step = await check(await factors.secret(factor.id), code, factor.lastUsedStep);
         if (step !== undefined && (await factors.claimStep(factor.id, step))) {
-          return { kind: 'totp', factorId: factor.id, amr: ['otp'] };
+          return { kind: 'totp', factorId: factor.id, amr: ['otp'], ...(factor.heldUntil ? { held: true } : {}) };
         }
       }
       return undefined;
@@ -91,14 +99,14 @@ export function createTotp(factors: FactorStore, issuer: string): Totp {
       return showEnrolment(factor.id, secret, accountName);
     },
     showEnrolment,
-    async confirmEnrolment(customerId, factorId, typed) {
+    async confirmEnrolment(customerId, factorId, typed, holdSeconds) {
       const code = normaliseCode(typed);
       const factor = await factors.get(customerId, factorId);
       if (!code || !factor || factor.kind !== 'totp' || factor.confirmedAt) return false;
       const step = await check(await factors.secret(factor.id), code, null);
       if (step === undefined) return false;
       // The enrolment code is used up like any other: it cannot sign in a second later.
-      return (await factors.confirm(customerId, factorId)) && (await factors.claimStep(factorId, step));
+      return (await factors.confirm(customerId, factorId, holdSeconds)) && (await factors.claimStep(factorId, step));
     },
   };
 }

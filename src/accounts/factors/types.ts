@@ -9,10 +9,16 @@ export type SecondFactorKind = 'totp' | 'webauthn' | 'recovery';
 /** Form fields as readForm returns them. */
 export type FormFields = Record<string, string | string[]>;
 
+/**
+ * A TPP's authorization request (SCA: possession factors only, none still held after a recovery
+ * sign-in), or the bank's own dashboard (any enrolled factor, recovery codes too).
+ */
+export type FactorPurpose = 'authorization' | 'dashboard';
+
 /** What the customer is authenticating for: the binding a factor may include in its challenge. */
 export interface FactorContext {
   /** A TPP's authorization request, or the bank's own dashboard. */
-  purpose: 'authorization' | 'dashboard';
+  purpose: FactorPurpose;
   /** The canonical payment details shown beside the factor (RTS Art. 5), for a payment. */
   transaction?: string | undefined;
   /**
@@ -33,6 +39,11 @@ export interface VerifiedFactor {
   nonce?: string;
   /** What the audit event of the authentication adds (never a secret), e.g. user verification. */
   details?: Record<string, unknown>;
+  /**
+   * The factor is still held after a recovery sign-in (only a dashboard sign-in gets this far): the
+   * session it opens stands on the recovery code, and a factor enrolled in it is held too.
+   */
+  held?: boolean;
 }
 
 export interface SecondFactor {
@@ -48,7 +59,11 @@ export interface SecondFactor {
    * codes restore access to the dashboard but are never the possession factor of a payment.
    */
   readonly possession: boolean;
-  isEnrolled(customerId: string): Promise<boolean>;
+  /**
+   * Whether the customer has one that may answer for this purpose (default `authorization`, the
+   * stricter: a factor held after a recovery sign-in does not count for a TPP until its hold ends).
+   */
+  isEnrolled(customerId: string, purpose?: FactorPurpose): Promise<boolean>;
   /**
    * What the factor's page shows beyond the form, made afresh at every showing (WebAuthn: request
    * options with a new challenge for this attempt and payment); absent for factors that need none.
@@ -60,16 +75,17 @@ export interface SecondFactor {
 
 export interface SecondFactors {
   get(kind: string): SecondFactor | undefined;
-  /** The methods the customer can use here, in order of preference (first = the default). */
-  available(customerId: string, options: { possessionOnly: boolean }): Promise<SecondFactor[]>;
+  /** The methods the customer can use for this purpose, in order of preference (first = the default). */
+  available(customerId: string, purpose: FactorPurpose): Promise<SecondFactor[]>;
 }
 
 export function secondFactors(all: SecondFactor[]): SecondFactors {
   return {
     get: (kind) => all.find((f) => f.kind === kind),
-    async available(customerId, { possessionOnly }) {
-      const usable = all.filter((f) => f.possession || !possessionOnly);
-      const enrolled = await Promise.all(usable.map((f) => f.isEnrolled(customerId)));
+    async available(customerId, purpose) {
+      // PSD2 RTS Art. 4, 7: a TPP's request takes possession elements only.
+      const usable = all.filter((f) => f.possession || purpose === 'dashboard');
+      const enrolled = await Promise.all(usable.map((f) => f.isEnrolled(customerId, purpose)));
       return usable.filter((_, i) => enrolled[i]);
     },
   };

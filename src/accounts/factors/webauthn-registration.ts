@@ -19,13 +19,15 @@ export interface WebAuthnRegistration {
   registrationOptions(customer: { id: string; username: string }, attempt: string): Promise<string>;
   /**
    * Verifies the browser's new credential against the attempt's challenge (taken: single use) and
-   * stores it as a confirmed factor named `name`; undefined when anything is wrong.
+   * stores it as a confirmed factor named `name`, held for `holdSeconds` when given (added after a
+   * recovery sign-in); undefined when anything is wrong.
    */
   register(
     customerId: string,
     attempt: string,
     answer: unknown,
     name: string,
+    holdSeconds?: number,
   ): Promise<{ factorId: string; label: string } | undefined>;
 }
 
@@ -63,7 +65,7 @@ export function startRegistration(deps: { store: WebAuthnStore; rp: RelyingParty
       return JSON.stringify(options);
     },
 
-    async register(customerId, attempt, answer, name) {
+    async register(customerId, attempt, answer, name, holdSeconds) {
       const pending = await store.takeChallenge(attempt, customerId, 'registration');
       const response = parseAttestation(answer);
       if (!pending || !response) return undefined;
@@ -84,14 +86,19 @@ export function startRegistration(deps: { store: WebAuthnStore; rp: RelyingParty
       const { credential, aaguid, credentialDeviceType } = verified.registrationInfo;
       const backupEligible = credentialDeviceType === 'multiDevice';
       const label = credentialName(name, backupEligible);
-      const factorId = await store.add(customerId, label, {
-        credentialId: credential.id,
-        publicKey: credential.publicKey,
-        signCount: credential.counter,
-        transports: credential.transports ?? response.response.transports ?? [],
-        aaguid,
-        backupEligible,
-      });
+      const factorId = await store.add(
+        customerId,
+        label,
+        {
+          credentialId: credential.id,
+          publicKey: credential.publicKey,
+          signCount: credential.counter,
+          transports: credential.transports ?? response.response.transports ?? [],
+          aaguid,
+          backupEligible,
+        },
+        holdSeconds,
+      );
       return factorId ? { factorId, label } : undefined;
     },
   };

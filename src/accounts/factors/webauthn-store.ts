@@ -5,6 +5,7 @@
 // be, and only while they are fresh.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { holdFrom } from './factor-store.ts';
 
 export type Ceremony = 'registration' | 'authentication';
 
@@ -18,6 +19,8 @@ export interface StoredCredential {
   signCount: number;
   transports: string[];
   backupEligible: boolean;
+  /** While set, its factor is held after a recovery sign-in: not the possession element for a TPP. */
+  heldUntil: Date | null;
 }
 
 export interface NewCredential {
@@ -40,8 +43,11 @@ export interface WebAuthnStore {
   credentials(customerId: string): Promise<StoredCredential[]>;
   /** One of the customer's credentials by its id; another customer's is "not found". */
   credential(customerId: string, credentialId: string): Promise<StoredCredential | undefined>;
-  /** A confirmed factor named `label` with its credential; undefined when the credential id is already registered. */
-  add(customerId: string, label: string, credential: NewCredential): Promise<string | undefined>;
+  /**
+   * A confirmed factor named `label` with its credential, held for `holdSeconds` when given (added
+   * after a recovery sign-in); undefined when the credential id is already registered.
+   */
+  add(customerId: string, label: string, credential: NewCredential, holdSeconds?: number): Promise<string | undefined>;
   /**
    * Records an assertion's counter, atomically: false when the stored counter is not below it
    * (WebAuthn L3 6.1.1: a counter that does not grow may mean a cloned authenticator). Two
@@ -66,13 +72,14 @@ const toCredential = (row: Record<string, unknown>): StoredCredential => ({
   signCount: Number(row.sign_count),
   transports: (typeof row.transports === 'string' ? JSON.parse(row.transports) : row.transports) as string[],
   backupEligible: Boolean(row.backup_eligible),
+  heldUntil: row.held_until_active ? new Date(row.held_until_active as string) : null,
 });
 
 export function createWebAuthnStore(knex: Knex): WebAuthnStore {
   const confirmed = (customerId: string) =>
     knex('webauthn_credentials as w')
       .join('customer_factors as f', 'f.id', 'w.factor_id')
-      .select('w.*')
+      .select('w.*', knex.raw('CASE WHEN f.held_until > now() THEN f.held_until END AS held_until_active'))
       .where({ 'w.customer_id': customerId, 'f.customer_id': customerId, 'f.kind': 'webauthn' })
       .whereNotNull('f.confirmed_at');
 
@@ -85,7 +92,7 @@ export function createWebAuthnStore(knex: Knex): WebAuthnStore {
       const row = await confirmed(customerId).where({ 'w.credential_id': credentialId }).first();
       return row ? toCredential(row) : undefined;
     },
-    async add(customerId, label, credential) {
+    async add(customerId, label, credential, holdSeconds) {
       const id = randomUUID();
       return knex.transaction(async (trx) => {
         const taken = await trx('webauthn_credentials').where({ credential_id: credential.credentialId }).first('factor_id');
@@ -96,6 +103,7 @@ export function createWebAuthnStore(knex: Knex): WebAuthnStore {
           kind: 'webauthn',
           label,
           confirmed_at: trx.fn.now(),
+          held_until: holdFrom(trx, holdSeconds),
         });
         await trx('webauthn_credentials').insert({
           factor_id: id,

@@ -7,7 +7,7 @@
 // key; its signature counter must grow.
 import { generateAuthenticationOptions, verifyAuthenticationResponse } from '@simplewebauthn/server';
 import type { AuditLog } from '../../security/audit.ts';
-import type { FactorContext, SecondFactor, VerifiedFactor } from './types.ts';
+import type { FactorContext, FactorPurpose, SecondFactor, VerifiedFactor } from './types.ts';
 import { deriveChallenge, newNonce } from './webauthn-challenge.ts';
 import { startRegistration, type WebAuthnRegistration } from './webauthn-registration.ts';
 import { CEREMONY_TIMEOUT_MS, CHALLENGE_SECONDS, type RelyingParty } from './webauthn-relying-party.ts';
@@ -31,6 +31,9 @@ import type { StoredCredential, WebAuthnStore } from './webauthn-store.ts';
 export function assertionAmr(info: { backupEligible: boolean }): string[] {
   return [info.backupEligible ? 'swk' : 'hwk', 'user'];
 }
+
+/** A credential held after a recovery sign-in answers the dashboard only (PSD2 RTS Art. 4, 7). */
+const usableFor = (credential: StoredCredential, purpose: FactorPurpose) => purpose === 'dashboard' || !credential.heldUntil;
 
 export interface WebAuthn extends SecondFactor, WebAuthnRegistration {
   /** The customer's credentials (for the dashboard and tests). */
@@ -57,15 +60,15 @@ export function createWebAuthn(deps: { store: WebAuthnStore; audit: AuditLog; rp
     hint: 'Touch your security key, or confirm with your fingerprint, face or screen lock.',
     amr: ['hwk', 'swk', 'user'],
     possession: true,
-    async isEnrolled(customerId) {
-      return (await store.credentials(customerId)).length > 0;
+    async isEnrolled(customerId, purpose = 'authorization') {
+      return (await store.credentials(customerId)).some((c) => usableFor(c, purpose));
     },
     credentials: (customerId) => store.credentials(customerId),
 
     async prompt(customerId, context) {
       const nonce = newNonce();
       await store.putChallenge(context.attempt, { customerId, ceremony: 'authentication', nonce }, CHALLENGE_SECONDS);
-      const credentials = await store.credentials(customerId);
+      const credentials = (await store.credentials(customerId)).filter((c) => usableFor(c, context.purpose));
       const options = await generateAuthenticationOptions({
         rpID: rp.id,
         challenge: Buffer.from(deriveChallenge(nonce, context.transaction), 'base64url'),
@@ -82,7 +85,7 @@ export function createWebAuthn(deps: { store: WebAuthnStore; audit: AuditLog; rp
       const response = parseAssertion(form.credential);
       if (!pending || !response) return undefined;
       const credential = await store.credential(customerId, response.id);
-      if (!credential) return undefined;
+      if (!credential || !usableFor(credential, context.purpose)) return undefined;
       let info: Awaited<ReturnType<typeof verifyAuthenticationResponse>>['authenticationInfo'];
       try {
         const result = await verifyAuthenticationResponse({
@@ -117,6 +120,7 @@ export function createWebAuthn(deps: { store: WebAuthnStore; audit: AuditLog; rp
         amr: assertionAmr({ backupEligible: info.credentialDeviceType === 'multiDevice' }),
         nonce: pending.nonce,
         details: { factor_id: credential.factorId, user_verified: info.userVerified, sign_count: info.newCounter },
+        ...(credential.heldUntil ? { held: true } : {}),
       };
     },
 

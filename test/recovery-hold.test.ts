@@ -1,0 +1,366 @@
+// A factor enrolled after a recovery sign-in is held (PSD2 RTS Art. 4, 7: a recovery code restores
+// access but never counts as the possession element of a payment, not even one step removed): in
+// real Chromium, someone with the password and a recovery code signs in to the dashboard, sets up
+// a new authenticator app or passkey, and tries to pay with it at once. The TPP gets what it gets
+// for a customer without a second factor and the page says when the factor becomes usable; the
+// factor signs in to the dashboard meanwhile; once the hold has passed (moved in the database) it
+// pays with acr sca. A factor enrolled after a normal sign-in is never held.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeJwt } from 'jose';
+import type { Browser, Page } from 'playwright-core';
+import type { CustomerAlert } from '../src/accounts/notifications.ts';
+import {
+  approveConsent,
+  CODE_LABEL,
+  createCustomer,
+  exchangeCode,
+  interceptCallback,
+  launchBrowser,
+  newPage,
+  screenshot,
+  startAuthorization,
+  submitWith,
+  type TestCustomer,
+} from './support/browser.ts';
+import { freePort, startTestServer, type TestServer } from './support/server.ts';
+import { TotpDevice } from './support/totp.ts';
+import { type ResourceServer, registerResourceServer, registerTpp, type Tpp } from './support/tpp.ts';
+import { VirtualAuthenticator } from './support/webauthn.ts';
+
+const SCA = 'urn:openbanking:psd2:sca';
+const CA = 'urn:openbanking:psd2:ca';
+const LOGIN_FAILED = 'We could not sign you in with those details.';
+const EVERYDAY = { iban: 'DE89370400440532013000', name: 'Everyday account', currency: 'EUR' };
+const NOT_READY = 'Your new second factor is not ready yet';
+const KEY_BUTTON = /with your key$/;
+const HOLD_HOURS = 24;
+
+const payment = () => ({
+  type: 'payment_initiation',
+  instructedAmount: { amount: '12.34', currency: 'EUR' },
+  creditorName: 'Corner Shop GmbH',
+  creditorAccount: { iban: 'GB82WEST12345698765432' },
+});
+const accountInformation = () => ({ type: 'account_information', permissions: ['accounts', 'balances'] });
+const ACR_CLAIMS = JSON.stringify({
+  id_token: { acr: { essential: true, values: [SCA, CA] }, amr: null, auth_time: { essential: true } },
+});
+const SCA_VALUES = { acr_values: SCA };
+
+// biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText is the rendered text, what a customer reads.
+const shown = (page: Page, selector = 'main') => page.locator(selector).innerText();
+/** "22 Nov 2026, 14:05 UTC", as the pages write a time. */
+const SHOWN_TIME = /\d{1,2} \w{3} \d{4}, \d\d:\d\d UTC/;
+
+describe('a factor enrolled after a recovery sign-in is held', () => {
+  let server: TestServer;
+  let rs: ResourceServer;
+  let tpp: Tpp;
+  let browser: Browser;
+  let hook: Server;
+  const alerts: CustomerAlert[] = [];
+  const services = () => server.server.services;
+  const knex = () => services().db.knex;
+
+  before(async () => {
+    // The bank's messaging system, receiving the customer alerts.
+    hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        alerts.push(JSON.parse(body));
+        res.writeHead(204).end();
+      });
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => hook.listen(port, '127.0.0.1', resolve));
+    // localhost: browsers refuse an IP address as a WebAuthn relying party.
+    server = await startTestServer({
+      issuerHost: 'localhost',
+      env: { NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${port}/alerts` },
+    });
+    rs = await registerResourceServer(server);
+    tpp = await registerTpp(server, {
+      authorization_details_types: ['account_information', 'payment_initiation'],
+      client_name: 'Demo Fintech',
+    });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    hook?.close();
+  });
+
+  /** PAR, then the bank's login page; `received` resolves with the TPP's callback. */
+  async function begin(page: Page, details: unknown[], params: Record<string, string> = { claims: ACR_CLAIMS }) {
+    const started = await startAuthorization(server, tpp, {
+      authorization_details: details,
+      scope: `openid ${(details[0] as { type: string }).type === 'payment_initiation' ? 'payments' : 'accounts'}`,
+      resource: rs.resource,
+      params,
+    });
+    const { received } = await interceptCallback(page);
+    await page.goto(started.url);
+    return { started, received };
+  }
+
+  async function password(page: Page, customer: TestCustomer) {
+    await page.getByLabel('Username').fill(customer.username);
+    await page.getByLabel('Password').fill(customer.password);
+    await submitWith(page, page.getByRole('button', { name: 'Sign in' }));
+  }
+
+  /** Types a code on the factor page; the status of the form's POST. */
+  async function code(page: Page, value: string) {
+    await page.getByLabel(CODE_LABEL).fill(value);
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/factor')),
+      page.getByRole('button', { name: /^Confirm/ }).click(),
+    ]);
+    await page.waitForLoadState();
+    return response.status();
+  }
+
+  /** The dashboard's sign-in with the password and a recovery code (the phone is lost). */
+  async function recoverySignIn(page: Page, psu: TestCustomer, recovery: string) {
+    await page.goto(`${server.issuer}/account/login`);
+    await password(page, psu);
+    await page.getByRole('link', { name: 'Use another way to confirm' }).click();
+    await page.getByRole('link', { name: /Recovery code/ }).click();
+    await page.getByLabel('Recovery code').fill(recovery);
+    await submitWith(page, page.getByRole('button', { name: 'Confirm' }));
+    assert.match(await shown(page), /You signed in with a recovery code/);
+  }
+
+  /** Presses the page's key button; the virtual authenticator answers; the status of the form's POST. */
+  async function touchKey(page: Page) {
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && /\/factor(\?|$)/.test(r.url())),
+      page.getByRole('button', { name: KEY_BUTTON }).click(),
+    ]);
+    await page.waitForLoadState();
+    return response.status();
+  }
+
+  /** Sets up an authenticator app from the security page, as the customer does with a new phone. */
+  async function enrolApp(page: Page): Promise<TotpDevice> {
+    await page.getByRole('link', { name: /authenticator app/ }).click();
+    await page.getByRole('heading', { name: 'Set up your authenticator app' }).waitFor();
+    const device = new TotpDevice(((await page.locator('#totp-secret').textContent()) ?? '').replace(/\s/g, ''));
+    await page.getByLabel('Enter the code the app shows now').fill(await device.next());
+    await submitWith(page, page.getByRole('button', { name: 'Turn on' }));
+    await page.getByRole('heading', { name: 'Sign-in and security' }).waitFor();
+    return device;
+  }
+
+  /** The old, lost factor goes, removed in the same (fresh) session. */
+  async function removeFactor(page: Page, factorId: string) {
+    await submitWith(page, page.locator(`form[action="/account/security/factors/${factorId}/remove"] button`));
+    assert.match(await shown(page), /The second factor was removed/);
+  }
+
+  /** A TPP request needing SCA from a customer whose every factor is held: no factor page, the time instead. */
+  async function refusedWhileHeld(psu: TestCustomer, details: unknown[], params: Record<string, string>, error: string) {
+    const { context, page } = await newPage(browser);
+    const { started, received } = await begin(page, details, params);
+    await password(page, psu);
+    await page.getByRole('heading', { name: NOT_READY }).waitFor();
+    const text = await shown(page);
+    const until = SHOWN_TIME.exec(text)?.[0];
+    assert.ok(until, 'the page says when the factor becomes usable');
+    assert.match(text, /can confirm payments and app connections only from/);
+    assert.equal(await page.getByLabel(CODE_LABEL).count(), 0, 'no code field');
+    assert.equal(await page.locator('script, [style]').count(), 0, 'no inline script or style');
+    if (error === 'access_denied') await screenshot(page, 'sca-factor-held');
+    await page.getByRole('button', { name: 'Go back to Demo Fintech' }).click();
+    const callback = await received;
+    assert.equal(callback.searchParams.get('error'), error);
+    assert.equal(callback.searchParams.get('iss'), server.issuer);
+    assert.equal(callback.searchParams.get('state'), started.state);
+    assert.equal(callback.searchParams.get('code'), null);
+    await context.close();
+    return until;
+  }
+
+  /** A payment confirmed with the app's code: the ID token's acr and amr. */
+  async function pay(psu: TestCustomer, device: TotpDevice) {
+    const { context, page } = await newPage(browser);
+    const { started, received } = await begin(page, [payment()]);
+    await password(page, psu);
+    assert.equal(await code(page, await device.next()), 303);
+    await approveConsent(page, ['Everyday account']);
+    const claims = decodeJwt((await exchangeCode(started, await received)).id_token as string);
+    await context.close();
+    return claims;
+  }
+
+  const heldUntilOf = async (factorId: string) =>
+    (await knex()('customer_factors').where({ id: factorId }).first('held_until')).held_until as Date | null;
+  const endHolds = (customerId: string) =>
+    knex()('customer_factors')
+      .where({ customer_id: customerId })
+      .whereNotNull('held_until')
+      .update({ held_until: knex().raw("now() - interval '1 minute'") });
+
+  test('recovery sign-in, new authenticator app: it signs in at once but confirms no payment until the hold ends (access_denied with iss, the page says when), then acr sca', async () => {
+    const psu = await createCustomer(server, [EVERYDAY], undefined, undefined, { totp: true });
+    const [lost] = await services().authentication.factors.list(psu.customer.id);
+    const [recovery] = await services().authentication.recoveryCodes.generate(psu.customer.id);
+    assert.ok(lost && recovery);
+    const { context, page } = await newPage(browser);
+    await recoverySignIn(page, psu, recovery);
+    const phone = await enrolApp(page);
+    assert.match(await shown(page), /Because you signed in with a recovery code, it can confirm payments/);
+    const [, added] = await services().authentication.factors.list(psu.customer.id);
+    assert.ok(added);
+    const heldUntil = await heldUntilOf(added.id);
+    assert.ok(heldUntil, 'held in the database');
+    const hours = (new Date(heldUntil).getTime() - Date.now()) / 3_600_000;
+    assert.ok(hours > HOLD_HOURS - 0.1 && hours <= HOLD_HOURS, `held for ${HOLD_HOURS} hours, got ${hours}`);
+    const listed = await shown(page, `article:has(#factor-${added.id})`);
+    assert.match(listed, new RegExp(`confirm payments and app connections from ${SHOWN_TIME.source}`));
+    assert.doesNotMatch(await shown(page, `article:has(#factor-${lost.id})`), /confirm payments/, 'the old one is not held');
+    await screenshot(page, 'account-security-held');
+
+    // Audited with the hold, and the customer alerted (it may be someone holding a recovery code).
+    const [enrolled] = await services().audit.query({ type: 'customer.factor_enrolled', customerId: psu.customer.id, limit: 5 });
+    assert.equal(enrolled?.details.factor_id, added.id);
+    assert.equal(enrolled?.details.held_until, new Date(heldUntil).toISOString());
+    // Delivered in the background: waited for, up to 5 s on a busy machine.
+    for (let i = 0; i < 100 && !alerts.some((a) => a.customerId === psu.customer.id); i++) await sleep(50);
+    assert.deepEqual(
+      alerts.filter((a) => a.customerId === psu.customer.id).map((a) => ({ ...a, occurredAt: undefined })),
+      [
+        {
+          type: 'customer.factor_held',
+          customerId: psu.customer.id,
+          username: psu.username,
+          factorKind: 'totp',
+          heldUntil: new Date(heldUntil).toISOString(),
+          occurredAt: undefined,
+        },
+      ],
+    );
+
+    // With the old factor still there, the new phone's code (unused, valid) does not confirm a payment.
+    {
+      const tab = await newPage(browser);
+      await begin(tab.page, [payment()]);
+      await password(tab.page, psu);
+      assert.equal(await code(tab.page, await phone.current()), 401);
+      assert.equal(await shown(tab.page, '[role="alert"]'), LOGIN_FAILED);
+      await tab.context.close();
+    }
+
+    // The lost phone is removed: every factor left is held. A payment, and account access with sca.
+    await removeFactor(page, lost.id);
+    await context.close();
+    const until = await refusedWhileHeld(psu, [payment()], { claims: ACR_CLAIMS }, 'access_denied');
+    await refusedWhileHeld(psu, [accountInformation()], SCA_VALUES, 'unmet_authentication_requirements');
+    const rounded = Math.ceil(new Date(heldUntil).getTime() / 60_000) * 60_000;
+    assert.equal(
+      until,
+      `${new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(rounded)} UTC`,
+    );
+
+    // Meanwhile the held factor signs in to the dashboard; a factor enrolled there is held too
+    // (its session stands on the recovery code), so a second one cannot skip the wait.
+    const again = await newPage(browser);
+    await again.page.goto(`${server.issuer}/account/login`);
+    await password(again.page, psu);
+    assert.equal(await code(again.page, await phone.next()), 303);
+    await again.page.getByRole('link', { name: 'Sign-in and security' }).click();
+    await again.page.getByRole('heading', { name: 'Sign-in and security' }).waitFor();
+    await enrolApp(again.page);
+    const factors = await services().authentication.factors.list(psu.customer.id);
+    assert.equal(factors.length, 2);
+    assert.ok(
+      factors.every((f) => f.heldUntil),
+      'both held',
+    );
+    await again.context.close();
+    await refusedWhileHeld(psu, [payment()], { claims: ACR_CLAIMS }, 'access_denied');
+
+    // The hold has passed: the same phone confirms a payment.
+    await endHolds(psu.customer.id);
+    const claims = await pay(psu, phone);
+    assert.equal(claims.acr, SCA);
+    assert.deepEqual([...(claims.amr as string[])].sort(), ['otp', 'pwd']);
+  });
+
+  test('a factor enrolled after a normal sign-in (password and second factor) is never held: it confirms a payment at once', async () => {
+    const psu = await createCustomer(server, [EVERYDAY], undefined, undefined, { totp: true });
+    await services().authentication.recoveryCodes.generate(psu.customer.id);
+    const { context, page } = await newPage(browser);
+    await page.goto(`${server.issuer}/account/login`);
+    await password(page, psu);
+    assert.equal(await code(page, await (psu.totp as TotpDevice).next()), 303);
+    await page.getByRole('link', { name: 'Sign-in and security' }).click();
+    const phone = await enrolApp(page);
+    assert.match(await shown(page), /Your authenticator app is set up/);
+    assert.doesNotMatch(await shown(page), /confirm payments and app connections from/);
+    await context.close();
+    const [, added] = await services().authentication.factors.list(psu.customer.id);
+    assert.ok(added);
+    assert.equal(await heldUntilOf(added.id), null);
+    assert.equal(added.heldUntil, null);
+    const [enrolled] = await services().audit.query({ type: 'customer.factor_enrolled', customerId: psu.customer.id, limit: 5 });
+    assert.equal(enrolled?.details.held_until, null);
+    assert.ok(!alerts.some((a) => a.customerId === psu.customer.id), 'no alert');
+
+    const claims = await pay(psu, phone);
+    assert.equal(claims.acr, SCA);
+  });
+
+  test('recovery sign-in, new passkey: held for payments (the key is not even offered), signs in to the dashboard, pays once the hold ends', async () => {
+    const psu = await createCustomer(server, [EVERYDAY], undefined, undefined, { totp: true });
+    const [lost] = await services().authentication.factors.list(psu.customer.id);
+    const [recovery] = await services().authentication.recoveryCodes.generate(psu.customer.id);
+    assert.ok(lost && recovery);
+    const { context, page } = await newPage(browser);
+    await VirtualAuthenticator.attach(page);
+    await recoverySignIn(page, psu, recovery);
+    await page.getByRole('link', { name: 'Add a security key or passkey' }).click();
+    await page.getByLabel('Name for this key').fill('New laptop');
+    // The page's script creates the credential, then posts it.
+    await page.getByRole('button', { name: 'Add security key or passkey' }).click();
+    await page.getByRole('heading', { name: 'Sign-in and security' }).waitFor();
+    assert.match(await shown(page), /Because you signed in with a recovery code/);
+    const [key] = await services().authentication.webauthn.credentials(psu.customer.id);
+    assert.ok(key?.heldUntil, 'the passkey is held');
+    await removeFactor(page, lost.id);
+
+    // The same browser (the passkey is on this device): a payment finds no usable factor.
+    const first = await begin(page, [payment()]);
+    await password(page, psu);
+    await page.getByRole('heading', { name: NOT_READY }).waitFor();
+    assert.equal(await page.getByRole('button', { name: KEY_BUTTON }).count(), 0);
+    await page.getByRole('button', { name: 'Go back to Demo Fintech' }).click();
+    const refused = await first.received;
+    assert.equal(refused.searchParams.get('error'), 'access_denied');
+    assert.equal(refused.searchParams.get('iss'), server.issuer);
+
+    // The dashboard signs in with it (a new sign-in: the cookies go, the passkey stays).
+    await context.clearCookies();
+    await page.goto(`${server.issuer}/account/login`);
+    await password(page, psu);
+    assert.equal(await touchKey(page), 303);
+    await page.getByRole('link', { name: 'Sign-in and security' }).waitFor();
+
+    await endHolds(psu.customer.id);
+    const second = await begin(page, [payment()]);
+    await password(page, psu);
+    assert.equal(await touchKey(page), 303);
+    await approveConsent(page, ['Everyday account']);
+    const claims = decodeJwt((await exchangeCode(second.started, await second.received)).id_token as string);
+    assert.equal(claims.acr, SCA);
+    assert.deepEqual([...(claims.amr as string[])].sort(), ['hwk', 'pwd', 'user']);
+    await context.close();
+  });
+});
