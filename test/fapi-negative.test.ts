@@ -46,6 +46,8 @@ async function rsaSigners(): Promise<{ publicJwk: Record<string, unknown>; rs256
   };
 }
 
+/** `accounts` is granted through an account_information detail (RFC 9396): PAR refuses it alone. */
+const ACCOUNT_ACCESS = JSON.stringify([{ type: 'account_information', permissions: ['balances'] }]);
 describe('FAPI 2.0 refusals', () => {
   let server: TestServer;
   let issuer: string;
@@ -153,6 +155,7 @@ describe('FAPI 2.0 refusals', () => {
         redirect_uri: REDIRECT_URI,
         scope: 'accounts',
         resource: rs.resource,
+        authorization_details: ACCOUNT_ACCESS,
         ...form,
       });
     const withAuth = async (form: Record<string, string>, aud = issuer) =>
@@ -233,6 +236,7 @@ describe('FAPI 2.0 refusals', () => {
         redirect_uri: REDIRECT_URI,
         scope: 'accounts',
         resource: rs.resource,
+        authorization_details: ACCOUNT_ACCESS,
         code_challenge: (await pkce()).challenge,
         code_challenge_method: 'S256',
         client_assertion_type: ASSERTION_TYPE,
