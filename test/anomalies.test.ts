@@ -4,7 +4,6 @@
 // Over real HTTP with addresses in X-Forwarded-For (TRUST_PROXY=true), and the windows alone.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { type Anomaly, createAnomalyDetector } from '../src/security/anomalies/detector.ts';
@@ -13,27 +12,10 @@ import { DistinctWindow, EventWindow, RateNorm } from '../src/security/anomalies
 import type { AuditEvent, AuditLog } from '../src/security/audit.ts';
 import type { IpBlockStore } from '../src/security/ip-blocks.ts';
 import { portalLogin } from './support/abuse.ts';
-import { freePort, startTestServer, type TestServer } from './support/server.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+import { type WebhookReceiver, webhookReceiver } from './support/webhook.ts';
 
 const uniqueName = () => `stuffed-${randomBytes(4).toString('hex')}`;
-
-/** Collects the JSON bodies POSTed to it. */
-async function webhookReceiver(): Promise<{ url: string; received: Record<string, unknown>[]; server: Server }> {
-  const received: Record<string, unknown>[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      received.push(JSON.parse(body) as Record<string, unknown>);
-      res.writeHead(204).end();
-    });
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${port}/hook`, received, server };
-}
 
 const until = async (check: () => boolean | Promise<boolean>, ms = 3000) => {
   const end = Date.now() + ms;
@@ -45,7 +27,7 @@ const until = async (check: () => boolean | Promise<boolean>, ms = 3000) => {
 
 describe('credential stuffing with automatic blocking', () => {
   let server: TestServer;
-  let hook: Awaited<ReturnType<typeof webhookReceiver>>;
+  let hook: WebhookReceiver<Record<string, unknown>>;
   const ip = '192.0.2.50';
 
   before(async () => {
@@ -61,7 +43,7 @@ describe('credential stuffing with automatic blocking', () => {
   });
   after(async () => {
     await server.close();
-    hook.server.close();
+    await hook.close();
   });
 
   test('one username tried again and again from one address is not stuffing', async () => {
@@ -109,7 +91,7 @@ describe('credential stuffing with automatic blocking', () => {
     const blocked = await services.audit.query({ type: 'ip.blocked', limit: 10 });
     assert.equal(blocked[0]?.actor_id, 'anomaly-detection');
 
-    await until(() => hook.received.length > 0);
+    await hook.arrival();
     assert.deepEqual(
       { type: hook.received[0]?.type, rule: hook.received[0]?.rule, ip: hook.received[0]?.ip, action: hook.received[0]?.action },
       { type: 'portcullis.anomaly', rule: 'credential_stuffing', ip, action: 'ip_blocked' },

@@ -21,6 +21,7 @@ import {
   launchBrowser,
   newPage,
   screenshot,
+  shown,
   startAuthorization,
   submitWith,
   type TestCustomer,
@@ -89,7 +90,7 @@ describe('data lifecycle', () => {
       await page.getByLabel('Password').fill(customer.password);
       await submitWith(page, page.getByRole('button', { name: 'Sign in' }));
       await screenshot(page, name);
-      return { text: await page.locator('body').innerText(), url: page.url() };
+      return { text: await shown(page, 'body'), url: page.url() };
     } finally {
       await context.close();
     }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { Browser, Page } from 'playwright-core';
-import { approveConsent, completeLogin, launchBrowser, newPage, rejectConsent, screenshot } from './support/browser.ts';
+import { approveConsent, completeLogin, launchBrowser, newPage, rejectConsent, screenshot, shown } from './support/browser.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { TotpDevice } from './support/totp.ts';
 
@@ -26,10 +26,6 @@ async function openDemo(issuer: string): Promise<{ cookie: string; csrf: string;
   assert.ok(csrf, 'the page carries a CSRF token');
   return { cookie, csrf, html };
 }
-
-/** The text as the customer reads it (rendered: line breaks between label and value). */
-// biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText is the rendered text, which is what is asserted.
-const visibleText = (page: Page, selector = 'main') => page.locator(selector).innerText();
 
 function start(issuer: string, cookie: string, form: Record<string, string>): Promise<Response> {
   return fetch(`${issuer}/demo/start`, {
@@ -258,7 +254,7 @@ describe('the demo TPP journey in Chromium (DEMO_DATA=true)', () => {
 
   /** The introspection JSON shown on the result page. */
   async function shownIntrospection(page: Page): Promise<Record<string, unknown>> {
-    return JSON.parse(await visibleText(page, 'pre.demo-json')) as Record<string, unknown>;
+    return JSON.parse(await shown(page, 'pre.demo-json')) as Record<string, unknown>;
   }
 
   test('Connect accounts: login, allow, one account, approve -> an active DPoP-bound token', async () => {
@@ -269,7 +265,7 @@ describe('the demo TPP journey in Chromium (DEMO_DATA=true)', () => {
       await startAt(page, 'Connect accounts');
       await approveConsent(page, ['Everyday account']);
       await page.waitForURL(`${server.issuer}/demo/callback?**`);
-      const text = await visibleText(page);
+      const text = await shown(page);
       assert.match(text, /What Demo Fintech received/);
       assert.match(text, /Connect accounts: approved, and the token works/);
       assert.match(text, /"active": true/);
@@ -300,7 +296,7 @@ describe('the demo TPP journey in Chromium (DEMO_DATA=true)', () => {
 
       // The flow is single use: reloading the callback does not redeem the code again.
       await page.reload();
-      assert.match(await visibleText(page), /expired or was already completed/);
+      assert.match(await shown(page), /expired or was already completed/);
       await screenshot(page, 'demo-error-expired');
     } finally {
       await context.close();
@@ -313,7 +309,7 @@ describe('the demo TPP journey in Chromium (DEMO_DATA=true)', () => {
       await startAt(page, 'Pay 12.34 EUR');
       await approveConsent(page, ['Savings account']);
       await page.waitForURL(`${server.issuer}/demo/callback?**`);
-      const text = await visibleText(page);
+      const text = await shown(page);
       assert.match(text, /Pay 12\.34 EUR: approved, and the token works/);
       assert.match(text, /"active": true/);
       assert.match(text, /token_type\s+DPoP/);
@@ -339,7 +335,7 @@ describe('the demo TPP journey in Chromium (DEMO_DATA=true)', () => {
       await startAt(page, 'Connect accounts');
       await rejectConsent(page);
       await page.waitForURL(`${server.issuer}/demo/callback?**`);
-      const text = await visibleText(page);
+      const text = await shown(page);
       assert.match(text, /The customer declined/);
       assert.match(text, /error\s+access_denied/);
       assert.match(text, new RegExp(`iss\\s+${server.issuer} \\(checked`));

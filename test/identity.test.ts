@@ -16,6 +16,7 @@ import {
   newPage,
   rejectConsent,
   screenshot,
+  shown,
   startAuthorization,
   type TestCustomer,
 } from './support/browser.ts';
@@ -48,7 +49,7 @@ describe('identity-only sign-in (scope openid, no authorization_details)', () =>
       await page.goto(started.url);
       await completeLogin(page, psu.username, psu.password);
       await page.getByRole('heading', { name: 'Confirm who you are' }).waitFor();
-      const text = await page.locator('main').innerText();
+      const text = await shown(page);
       assert.match(text, /Test Fintech asks to confirm who you are/);
       assert.match(text, /nothing about your accounts, balances or payments/);
       assert.doesNotMatch(text, /Everyday account|DE89/);

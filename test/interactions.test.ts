@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oauth from 'oauth4webapi';
 import type { Browser, Page } from 'playwright-core';
+import { LOGIN_FAILED } from '../src/accounts/authentication.ts';
 import {
   authorizeInBrowser,
   completeLogin,
@@ -15,6 +16,7 @@ import {
   newPage,
   rejectConsent,
   screenshot,
+  shown,
   startAuthorization,
   submitWith,
   type TestCustomer,
@@ -25,7 +27,6 @@ import { introspect, type ResourceServer, registerResourceServer, registerTpp, t
 const EVERYDAY = { iban: 'DE89370400440532013000', name: 'Everyday account', currency: 'EUR' };
 const SAVINGS = { iban: 'DE02120300000000202051', name: 'Savings account', currency: 'EUR' };
 const PAYEE_IBAN = 'GB82WEST12345698765432';
-const LOGIN_FAILED = 'We could not sign you in with those details.';
 const RAR_TYPES = { authorization_details_types: ['account_information', 'payment_initiation'] };
 
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -63,13 +64,6 @@ function recordPosts(page: Page): { method: string; path: string; status: number
     });
   });
   return seen;
-}
-
-/** The text the customer sees (rendered, so hidden markup never counts): the page's main content or its alert. */
-function shown(page: Page, what: 'main' | 'alert' = 'main'): Promise<string> {
-  const locator = what === 'alert' ? page.getByRole('alert') : page.locator('main');
-  // biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText is the rendered text, what a customer reads.
-  return locator.innerText();
 }
 
 /** The consent id the account picker carries. */
@@ -269,7 +263,7 @@ describe('login and consent pages in Chromium', () => {
       page.getByRole('button', { name: 'Approve' }).click(),
     ]);
     assert.equal(response.status(), 400);
-    assert.equal(await shown(page, 'alert'), 'Choose at least one account.');
+    assert.equal(await shown(page, '[role="alert"]'), 'Choose at least one account.');
     assert.equal(await page.locator('input[type="checkbox"][name="account"]').count(), 2);
     assert.equal((await consentOf(consentId))?.status, 'awaiting_authorisation');
     await screenshot(page, 'consent-accounts-problem');
@@ -355,7 +349,7 @@ describe('login and consent pages in Chromium', () => {
         page.getByRole('button', { name: 'Sign in' }).click(),
       ]);
       assert.equal(response.status(), 401);
-      assert.equal(await shown(page, 'alert'), LOGIN_FAILED);
+      assert.equal(await shown(page, '[role="alert"]'), LOGIN_FAILED);
       assert.equal(await page.getByLabel('Username').inputValue(), username);
       assert.equal(await page.getByLabel('Password').inputValue(), '');
       const text = await shown(page);

@@ -4,9 +4,9 @@
 // exists; an attempt with the right factors during the block is refused too.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
+import { LOGIN_FAILED } from '../src/accounts/authentication.ts';
 import {
   CODE_LABEL,
   createCustomer,
@@ -16,11 +16,11 @@ import {
   startAuthorization,
   type TestCustomer,
 } from './support/browser.ts';
-import { freePort, startTestServer, type TestServer } from './support/server.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
 import type { TotpDevice } from './support/totp.ts';
 import { type ResourceServer, registerResourceServer, registerTpp, type Tpp } from './support/tpp.ts';
+import { type WebhookReceiver, webhookReceiver } from './support/webhook.ts';
 
-const LOGIN_FAILED = 'We could not sign you in with those details.';
 const EVERYDAY = { iban: 'DE89370400440532013000', name: 'Everyday account', currency: 'EUR' };
 const PAYMENT = {
   type: 'payment_initiation',
@@ -48,9 +48,7 @@ describe('lockout after failed attempts', () => {
   let rs: ResourceServer;
   let tpp: Tpp;
   let browser: Browser;
-  let hook: Server;
-  const alerts: Record<string, unknown>[] = [];
-  let alerted: () => void = () => {};
+  let hook: WebhookReceiver<Record<string, unknown>>;
 
   const services = () => server.server.services;
   const knex = () => services().db.knex;
@@ -58,20 +56,8 @@ describe('lockout after failed attempts', () => {
 
   before(async () => {
     // The bank's messaging system, receiving the customer alerts.
-    hook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk) => {
-        body += chunk;
-      });
-      req.on('end', () => {
-        alerts.push(JSON.parse(body));
-        res.writeHead(204).end();
-        alerted();
-      });
-    });
-    const port = await freePort();
-    await new Promise<void>((resolve) => hook.listen(port, '127.0.0.1', resolve));
-    server = await startTestServer({ env: { NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${port}/alerts` } });
+    hook = await webhookReceiver();
+    server = await startTestServer({ env: { NOTIFY_WEBHOOK_URL: hook.url } });
     rs = await registerResourceServer(server);
     tpp = await registerTpp(server, { authorization_details_types: ['payment_initiation'], client_name: 'Demo Fintech' });
     browser = await launchBrowser();
@@ -79,7 +65,7 @@ describe('lockout after failed attempts', () => {
   after(async () => {
     await browser?.close();
     await server?.close();
-    hook?.close();
+    await hook?.close();
   });
 
   async function loginPage(page: Page) {
@@ -120,9 +106,6 @@ describe('lockout after failed attempts', () => {
     const psu: TestCustomer = await createCustomer(server, [EVERYDAY], undefined, undefined, { totp: true });
     const device = psu.totp as TotpDevice;
     const since = new Date();
-    const alertArrived = new Promise<void>((resolve) => {
-      alerted = resolve;
-    });
     const { context, page } = await newPage(browser);
     await loginPage(page);
     // Another customer's wrong password (this one's count stays for its codes), and an unknown user.
@@ -145,9 +128,9 @@ describe('lockout after failed attempts', () => {
     assert.equal(locked?.customer_id, psu.customer.id);
     assert.equal(locked?.details.block, 1);
     assert.equal(locked?.details.until_unlocked, false);
-    await alertArrived;
+    const alert = await hook.arrival((body) => body.customerId === psu.customer.id);
     assert.deepEqual(
-      { ...alerts.at(-1), occurredAt: undefined, lockedUntil: undefined },
+      { ...alert, occurredAt: undefined, lockedUntil: undefined },
       {
         type: 'customer.locked',
         customerId: psu.customer.id,

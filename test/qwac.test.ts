@@ -11,6 +11,7 @@ import type { Browser } from 'playwright-core';
 import { canonicalDnString, QcStatement, QcStatements, subjectDnMatches, tppIdentity } from '../src/oidc/qwac.ts';
 import {
   completeLogin,
+  consentScope,
   createCustomer,
   interceptCallback,
   launchBrowser,
@@ -105,20 +106,11 @@ describe('QWAC identification of TPPs (PSD2 RTS Art. 34)', () => {
     });
   const tlsOf = (issued: Issued) => ({ ca: server.files.ca.pem, cert: issued.pem, key: issued.keyPem });
   const client = () => ({ client_id: clientId, use_mtls_endpoint_aliases: true });
-  /** The consent scopes of the details' kinds: `payments` only with a payment_initiation detail. */
-  const scopeFor = (details: unknown[]) => {
-    const types = details.map((detail) => (detail as { type?: string }).type);
-    return [
-      'openid',
-      ...(types.includes('payment_initiation') ? ['payments'] : []),
-      ...(types.includes('account_information') ? ['accounts'] : []),
-    ].join(' ');
-  };
   const par = async (cert: Issued, details: unknown[]) => {
     const params = new URLSearchParams({
       response_type: 'code',
       redirect_uri: REDIRECT_URI,
-      scope: scopeFor(details),
+      scope: consentScope(details),
       resource: rs.resource,
       state: 'qwac-state',
       code_challenge: await oauth.calculatePKCECodeChallenge('a'.repeat(64)),

@@ -9,9 +9,13 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { Browser, Page } from 'playwright-core';
+import { LOGIN_FAILED } from '../src/accounts/authentication.ts';
 import type { AuthorizationDetail } from '../src/consents/authorization-details.ts';
+import { ACR_CA as CA, ACR_SCA as SCA } from '../src/oidc/acr.ts';
 import {
+  ACR_CLAIMS,
   approveConsent,
+  beginAuthorization,
   CODE_LABEL,
   completeLogin,
   createCustomer,
@@ -20,17 +24,15 @@ import {
   launchBrowser,
   newPage,
   screenshot,
+  shown,
+  signInWithPassword,
   startAuthorization,
-  submitWith,
-  type TestCustomer,
+  submitCode,
 } from './support/browser.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { TotpDevice } from './support/totp.ts';
 import { introspect, type ResourceServer, registerResourceServer, registerTpp, type Tpp } from './support/tpp.ts';
 
-const SCA = 'urn:openbanking:psd2:sca';
-const CA = 'urn:openbanking:psd2:ca';
-const LOGIN_FAILED = 'We could not sign you in with those details.';
 const EVERYDAY = { iban: 'DE89370400440532013000', name: 'Everyday account', currency: 'EUR' };
 const PAYEE_IBAN = 'GB82WEST12345698765432';
 const RAR_TYPES = { authorization_details_types: ['account_information', 'payment_initiation'] };
@@ -44,15 +46,9 @@ const payment = (amount = '12.34') => ({
 });
 const accountInformation = () => ({ type: 'account_information', permissions: ['accounts', 'balances'] });
 
-/** The claims parameter asking for acr (essential, either class) and amr in the ID token. */
-const ACR_CLAIMS = JSON.stringify({
-  id_token: { acr: { essential: true, values: [SCA, CA] }, amr: null, auth_time: { essential: true } },
-});
 /** acr_values with amr requested through the claims parameter. */
 const acrValues = (value: string) => ({ acr_values: value, claims: JSON.stringify({ id_token: { amr: null } }) });
 
-// biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText is the rendered text, what a customer reads.
-const shown = (page: Page, selector = 'main') => page.locator(selector).innerText();
 const onFactorPage = (page: Page) =>
   /\/interaction\/[^/]+(\/factor)?$/.test(new URL(page.url()).pathname) && page.getByLabel(CODE_LABEL).count();
 
@@ -76,34 +72,8 @@ describe('strong customer authentication in Chromium', () => {
     await server?.close();
   });
 
-  /** PAR, then the bank's login page in the browser; `received` resolves with the TPP's callback. */
-  async function begin(page: Page, details: unknown[], params: Record<string, string> = { claims: ACR_CLAIMS }) {
-    const started = await startAuthorization(server, tpp, {
-      authorization_details: details,
-      scope: `openid ${(details[0] as { type: string }).type === 'payment_initiation' ? 'payments' : 'accounts'}`,
-      resource: rs.resource,
-      params,
-    });
-    const { received } = await interceptCallback(page);
-    await page.goto(started.url);
-    return { started, received };
-  }
-
-  async function password(page: Page, customer: TestCustomer) {
-    await page.getByLabel('Username').fill(customer.username);
-    await page.getByLabel('Password').fill(customer.password);
-    await submitWith(page, page.getByRole('button', { name: 'Sign in' }));
-  }
-
-  async function code(page: Page, value: string) {
-    await page.getByLabel(CODE_LABEL).fill(value);
-    const [response] = await Promise.all([
-      page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/factor')),
-      page.getByRole('button', { name: /^Confirm/ }).click(),
-    ]);
-    await page.waitForLoadState();
-    return response.status();
-  }
+  const begin = (page: Page, details: unknown[], params?: Record<string, string>) =>
+    beginAuthorization(page, server, tpp, { details, resource: rs.resource, ...(params ? { params } : {}) });
 
   /** Moves the customer's bank session's authentication `seconds` into the past (RTS Art. 4(3)(d) tests). */
   async function ageSession(customerId: string, seconds: number) {
@@ -176,7 +146,7 @@ describe('strong customer authentication in Chromium', () => {
     // A TPP's payment: password, then the code, with the amount and payee beside the field.
     const tab = await newPage(browser);
     const { started, received } = await begin(tab.page, [payment()]);
-    await password(tab.page, psu);
+    await signInWithPassword(tab.page, psu);
     assert.match(new URL(tab.page.url()).pathname, /\/factor$/);
     const field = tab.page.getByLabel(CODE_LABEL);
     assert.equal(await field.getAttribute('autocomplete'), 'one-time-code');
@@ -199,7 +169,7 @@ describe('strong customer authentication in Chromium', () => {
     );
     await screenshot(tab.page, 'sca-factor-payment');
 
-    assert.equal(await code(tab.page, await device.next()), 303);
+    assert.equal(await submitCode(tab.page, await device.next()), 303);
     await approveConsent(tab.page, ['Everyday account']);
     const tokens = await exchangeCode(started, await received);
     const claims = idToken(tokens);
@@ -232,7 +202,7 @@ describe('strong customer authentication in Chromium', () => {
     });
     const { context, page } = await newPage(browser);
     const first = await begin(page, [accountInformation()], acrValues(CA));
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     await page.getByRole('button', { name: 'Allow' }).waitFor();
     await approveConsent(page, ['Everyday account']);
     const ca = idToken(await exchangeCode(first.started, await first.received));
@@ -243,7 +213,7 @@ describe('strong customer authentication in Chromium', () => {
     assert.equal(await page.getByLabel('Username').count(), 0, 'not logged in again');
     assert.equal(await page.getByLabel(CODE_LABEL).count(), 1, 'only the missing factor is asked');
     await screenshot(page, 'sca-step-up');
-    assert.equal(await code(page, await (psu.totp as TotpDevice).next()), 303);
+    assert.equal(await submitCode(page, await (psu.totp as TotpDevice).next()), 303);
     await approveConsent(page, ['Everyday account']);
     const sca = idToken(await exchangeCode(second.started, await second.received));
     assert.equal(sca.acr, SCA);
@@ -258,12 +228,12 @@ describe('strong customer authentication in Chromium', () => {
     const journey = async (expectSca: boolean, name: string) => {
       const { context, page } = await newPage(browser);
       const { started, received } = await begin(page, [accountInformation()]);
-      await password(page, psu);
+      await signInWithPassword(page, psu);
       const asked = new URL(page.url()).pathname.endsWith('/factor');
       assert.equal(asked, expectSca, `${name}: second factor ${expectSca ? '' : 'not '}asked`);
       if (asked) {
         if (name === 'first access') await screenshot(page, 'sca-factor-account-information');
-        assert.equal(await code(page, await device.next()), 303);
+        assert.equal(await submitCode(page, await device.next()), 303);
       }
       await approveConsent(page, ['Everyday account']);
       const tokens = await exchangeCode(started, await received);
@@ -305,7 +275,7 @@ describe('strong customer authentication in Chromium', () => {
     flow = await pay();
     assert.equal(await page.getByLabel('Username').count(), 0);
     assert.equal(await page.getByLabel(CODE_LABEL).count(), 1);
-    assert.equal(await code(page, await device.next()), 303);
+    assert.equal(await submitCode(page, await device.next()), 303);
     await approveConsent(page, ['Everyday account']);
     await exchangeCode(flow.started, await flow.received);
 
@@ -363,17 +333,17 @@ describe('strong customer authentication in Chromium', () => {
     device.used();
     const first = await newPage(browser);
     await begin(first.page, [payment()]);
-    await password(first.page, psu);
-    assert.equal(await code(first.page, reused), 303);
+    await signInWithPassword(first.page, psu);
+    assert.equal(await submitCode(first.page, reused), 303);
     await first.context.close();
 
     const second = await newPage(browser);
     await begin(second.page, [payment()]);
-    await password(second.page, psu);
-    assert.equal(await code(second.page, reused), 401);
+    await signInWithPassword(second.page, psu);
+    assert.equal(await submitCode(second.page, reused), 401);
     assert.equal(await shown(second.page, '[role="alert"]'), LOGIN_FAILED);
     await screenshot(second.page, 'sca-factor-failed');
-    assert.equal(await code(second.page, await device.next()), 303);
+    assert.equal(await submitCode(second.page, await device.next()), 303);
     await second.context.close();
   });
 
@@ -431,7 +401,7 @@ describe('strong customer authentication in Chromium', () => {
     ] as const) {
       const { context, page } = await newPage(browser);
       const { started, received } = await begin(page, [...details], { ...params });
-      await password(page, psu);
+      await signInWithPassword(page, psu);
       await page.getByRole('heading', { name: 'A second factor is needed' }).waitFor();
       if (error === 'access_denied') await screenshot(page, 'sca-unavailable');
       await page.getByRole('button', { name: 'Go back to Demo Fintech' }).click();
@@ -468,7 +438,7 @@ describe('strong customer authentication in Chromium', () => {
     const [recovery] = await services().authentication.recoveryCodes.generate(psu.customer.id);
     const { context, page } = await newPage(browser);
     await begin(page, [payment()]);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     assert.ok(await onFactorPage(page));
     const uid = new URL(page.url()).pathname.split('/')[2] as string;
     const csrf = (await page.locator('form.factor-form input[name="csrf"]').getAttribute('value')) as string;

@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { createCustomer, launchBrowser, newPage, screenshot, type TestCustomer } from './support/browser.ts';
+import { LOGIN_FAILED } from '../src/accounts/authentication.ts';
+import { createCustomer, launchBrowser, newPage, screenshot, shown, type TestCustomer } from './support/browser.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { TotpDevice } from './support/totp.ts';
 
 const EVERYDAY = { iban: 'DE89370400440532013000', name: 'Everyday account', currency: 'EUR' };
-const LOGIN_FAILED = 'We could not sign you in with those details.';
 
 /** fetch with a cookie jar and no redirect following: a browser without JavaScript. */
 class Client {
@@ -158,14 +158,12 @@ describe('second factors on the dashboard', () => {
       await field.fill('wrong-codes');
       await page.getByRole('button', { name: 'Confirm' }).click();
       await page.getByRole('alert').waitFor();
-      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text, what the customer reads.
-      assert.equal(await page.getByRole('alert').innerText(), LOGIN_FAILED);
+      assert.equal(await shown(page, '[role="alert"]'), LOGIN_FAILED);
       await screenshot(page, 'factor-recovery');
       await page.getByLabel('Recovery code').fill((code as string).toUpperCase());
       await page.getByRole('button', { name: 'Confirm' }).click();
       await page.getByRole('heading', { name: 'Sign-in and security' }).waitFor();
-      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text, what the customer reads.
-      const text = await page.locator('main').innerText();
+      const text = await shown(page);
       assert.match(text, /You signed in with a recovery code, which is now used up/);
       assert.match(text, /9 of 10 codes unused/);
       await context.close();

@@ -13,38 +13,33 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { LOGIN_FAILED } from '../src/accounts/authentication.ts';
 import { assertionAmr } from '../src/accounts/factors/webauthn.ts';
 import { deriveChallenge, newNonce, paymentHash } from '../src/accounts/factors/webauthn-challenge.ts';
 import { credentialName } from '../src/accounts/factors/webauthn-registration.ts';
 import { relyingPartyOf, usableRpId } from '../src/accounts/factors/webauthn-relying-party.ts';
 import { parseAssertion } from '../src/accounts/factors/webauthn-responses.ts';
 import { createDynamicLinking } from '../src/consents/dynamic-linking.ts';
+import { ACR_SCA as SCA } from '../src/oidc/acr.ts';
 import {
   approveConsent,
+  beginAuthorization,
   createCustomer,
   exchangeCode,
-  interceptCallback,
   launchBrowser,
   newPage,
   screenshot,
-  startAuthorization,
-  submitWith,
-  type TestCustomer,
+  shown,
+  signInWithPassword,
 } from './support/browser.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import type { TotpDevice } from './support/totp.ts';
 import { introspect, type ResourceServer, registerResourceServer, registerTpp, type Tpp } from './support/tpp.ts';
 import { base64url, giveSecurityKey, VirtualAuthenticator } from './support/webauthn.ts';
 
-const SCA = 'urn:openbanking:psd2:sca';
-const CA = 'urn:openbanking:psd2:ca';
-const LOGIN_FAILED = 'We could not sign you in with those details.';
 const EVERYDAY = { iban: 'DE89370400440532013000', name: 'Everyday account', currency: 'EUR' };
 const PAYEE_IBAN = 'GB82WEST12345698765432';
 const RAR_TYPES = { authorization_details_types: ['account_information', 'payment_initiation'] };
-const ACR_CLAIMS = JSON.stringify({
-  id_token: { acr: { essential: true, values: [SCA, CA] }, amr: null, auth_time: { essential: true } },
-});
 const KEY_BUTTON = /with your key$/;
 
 const payment = (amount = '12.34', creditorName = 'Corner Shop GmbH') => ({
@@ -54,9 +49,6 @@ const payment = (amount = '12.34', creditorName = 'Corner Shop GmbH') => ({
   creditorAccount: { iban: PAYEE_IBAN },
   remittanceInformation: 'Invoice 2025-042',
 });
-
-// biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText is the rendered text, what a customer reads.
-const shown = (page: Page, selector = 'main') => page.locator(selector).innerText();
 
 describe('WebAuthn challenge derivation (PSD2 RTS Art. 5)', () => {
   const linking = createDynamicLinking(async () => Buffer.alloc(32, 7));
@@ -152,24 +144,8 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
     return { context, page, authenticator };
   }
 
-  /** PAR, then the bank's login page in the browser; `received` resolves with the TPP's callback. */
-  async function begin(page: Page, details: unknown[]) {
-    const started = await startAuthorization(server, tpp, {
-      authorization_details: details,
-      scope: 'openid payments',
-      resource: rs.resource,
-      params: { claims: ACR_CLAIMS },
-    });
-    const { received } = await interceptCallback(page);
-    await page.goto(started.url);
-    return { started, received };
-  }
-
-  async function password(page: Page, customer: TestCustomer) {
-    await page.getByLabel('Username').fill(customer.username);
-    await page.getByLabel('Password').fill(customer.password);
-    await submitWith(page, page.getByRole('button', { name: 'Sign in' }));
-  }
+  const begin = (page: Page, details: unknown[], params?: Record<string, string>) =>
+    beginAuthorization(page, server, tpp, { details, resource: rs.resource, ...(params ? { params } : {}) });
 
   /** Presses the page's key button; the virtual authenticator answers; returns the status of the form's POST. */
   async function touchKey(page: Page): Promise<number> {
@@ -231,7 +207,7 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
     const psu = await createCustomer(server, [EVERYDAY]);
     const { context, page, authenticator } = await device();
     await page.goto(`${server.issuer}/account/login`);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     await page.getByRole('link', { name: 'Sign-in and security' }).click();
     await page.getByRole('link', { name: 'Add a security key or passkey' }).click();
     await page.getByRole('heading', { name: 'Add a security key or passkey' }).waitFor();
@@ -265,7 +241,7 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
 
     // A TPP's payment: password, then the key, with the amount and payee on the page.
     const { started, received } = await begin(page, [payment()]);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     assert.match(new URL(page.url()).pathname, /\/factor$/);
     const summary = await shown(page, 'form .factor-payment');
     for (const expected of ['€12.34', 'EUR', 'Corner Shop GmbH', 'GB82 WEST 1234 5698 7654 32']) {
@@ -313,7 +289,7 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
     const { context, page, authenticator } = await device();
     await giveSecurityKey(server, psu.customer.id, authenticator);
     const first = await begin(page, [payment('20.00')]);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     assert.equal(await touchKey(page), 303);
     await approveConsent(page, ['Everyday account']);
     const callback = await first.received;
@@ -348,11 +324,11 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
 
     // Payment A: the key signs, but the answer is held back.
     await begin(a.page, [payment('10.00')]);
-    await password(a.page, psu);
+    await signInWithPassword(a.page, psu);
     const forA = await captureAnswer(a.page);
     // Payment B, another amount: A's answer is refused there, with the one message.
     await begin(b.page, [payment('99.00')]);
-    await password(b.page, psu);
+    await signInWithPassword(b.page, psu);
     const bUid = new URL(b.page.url()).pathname.split('/')[2] as string;
     const bCsrf = (await b.page.locator('form.factor-form input[name="csrf"]').getAttribute('value')) as string;
     const before = await failedAttempts(psu.customer.id);
@@ -370,7 +346,7 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
     assert.equal((await submitAnswer(a.context, forA.uid, forA.csrf, fresh.credential)).status(), 303);
     await begin(a.page, [payment('10.00')]);
     // (The answer above went by request, so the browser never reached the resume step: no session.)
-    await password(a.page, psu);
+    await signInWithPassword(a.page, psu);
     const again = new URL(a.page.url()).pathname.split('/')[2] as string;
     const againCsrf = (await a.page.locator('form.factor-form input[name="csrf"]').getAttribute('value')) as string;
     assert.equal(
@@ -401,7 +377,7 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
     const key = await giveSecurityKey(server, psu.customer.id, authenticator);
     await knex()('webauthn_credentials').where({ factor_id: key.factorId }).update({ sign_count: 1000 });
     await begin(page, [payment()]);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     assert.equal(await touchKey(page), 401);
     assert.equal(await shown(page, '[role="alert"]'), LOGIN_FAILED);
     const [event] = await services().audit.query({
@@ -423,7 +399,7 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
     const { context, page, authenticator } = await device();
     await giveSecurityKey(server, psu.customer.id, authenticator);
     await begin(page, [payment()]);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     const uid = new URL(page.url()).pathname.split('/')[2] as string;
     for (let i = 0; i < 5; i++) {
       const html = await (await context.request.get(`${server.issuer}/interaction/${uid}/factor`)).text();
@@ -446,7 +422,7 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
     const { context, page, authenticator } = await device();
     await giveSecurityKey(server, psu.customer.id, authenticator, { backupEligible: true });
     const { started, received } = await begin(page, [payment('7.00')]);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     assert.equal(await touchKey(page), 303);
     await approveConsent(page, ['Everyday account']);
     const claims = decodeJwt((await exchangeCode(started, await received)).id_token as string);
@@ -463,7 +439,7 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
     const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 960, height: 900 } });
     const page = await context.newPage();
     const { started, received } = await begin(page, [payment('5.00')]);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     await page.getByRole('heading', { name: 'Use your security key or passkey' }).waitFor();
     assert.match(await shown(page), /A security key or passkey needs JavaScript, which is turned off in this browser/);
     assert.ok(await page.getByRole('button', { name: KEY_BUTTON }).isHidden(), 'nothing to press without the script');
@@ -488,7 +464,7 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
     const { context, page, authenticator } = await device();
     const key = await giveSecurityKey(server, psu.customer.id, authenticator, { name: 'Blue USB key' });
     await page.goto(`${server.issuer}/account/login`);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     await page.getByRole('heading', { name: 'Use your security key or passkey' }).waitFor();
     await screenshot(page, 'account-login-webauthn');
     await Promise.all([page.waitForURL(`${server.issuer}/account`), page.getByRole('button', { name: KEY_BUTTON }).click()]);
@@ -510,7 +486,7 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
     // The next sign-in no longer offers the key: the authenticator app is the second factor.
     await context.clearCookies();
     await page.goto(`${server.issuer}/account/login`);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     await page.getByLabel('Code from your authenticator app').waitFor();
     await context.close();
   });
@@ -519,12 +495,12 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
     const psu = await createCustomer(server, [EVERYDAY]);
     const { context, page } = await device();
     await page.goto(`${server.issuer}/account/login`);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     const sessions = knex()('portal_sessions').where({ customer_id: psu.customer.id });
     await sessions.clone().update({ created_at: knex().raw("now() - interval '6 minutes'") });
     await page.goto(`${server.issuer}/account/security/webauthn`);
     assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, '/account/login?next=webauthn');
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     await page.getByRole('heading', { name: 'Add a security key or passkey' }).waitFor();
 
     const csrf = (await page.locator('input[name="csrf"]').getAttribute('value')) as string;
@@ -554,7 +530,7 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
     // refused by the browser (excluded), and the page says why.
     await page.goto(`${server.issuer}/account/security/webauthn`);
     assert.equal(new URL(page.url()).search, '?next=webauthn');
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     assert.equal(await touchKey(page), 303);
     await page.getByRole('heading', { name: 'Add a security key or passkey' }).waitFor();
     await page.getByRole('button', { name: 'Add security key or passkey' }).click();

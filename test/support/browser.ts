@@ -7,6 +7,8 @@ import * as oauth from 'oauth4webapi';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page, type Route } from 'playwright-core';
 import type { BankAccount } from '../../src/accounts/account-directory.ts';
 import type { Customer } from '../../src/accounts/customers.ts';
+import { CONSENT_SCOPES, type ConsentType } from '../../src/consents/authorization-details.ts';
+import { ACR_CA, ACR_SCA } from '../../src/oidc/acr.ts';
 import type { TestServer } from './server.ts';
 import { enrolTotp, type TotpDevice } from './totp.ts';
 import { discover, dpopKeyPair, insecure, REDIRECT_URI, type Tpp } from './tpp.ts';
@@ -79,8 +81,70 @@ export async function submitWith(page: Page, button: Locator): Promise<void> {
   await page.waitForLoadState();
 }
 
+/**
+ * Clicks a button that submits a form; the status of the form's POST to a path matching `path`,
+ * as it answered (a 303 before its redirect is followed, a 401 page), once the next page has loaded.
+ */
+export async function submitForStatus(page: Page, button: Locator, path: RegExp): Promise<number> {
+  const answered = page.waitForResponse((r) => r.request().method() === 'POST' && path.test(new URL(r.url()).pathname));
+  await submitWith(page, button);
+  return (await answered).status();
+}
+
 /** The label of the code field on the second-factor page. */
 export const CODE_LABEL = 'Code from your authenticator app';
+
+/** The page's text as a customer reads it (Playwright's innerText is the rendered text). */
+// biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is asserted.
+export const shown = (page: Page, selector = 'main'): Promise<string> => page.locator(selector).innerText();
+
+/** The claims parameter asking for acr (essential, either class), amr and auth_time in the ID token. */
+export const ACR_CLAIMS = JSON.stringify({
+  id_token: { acr: { essential: true, values: [ACR_SCA, ACR_CA] }, amr: null, auth_time: { essential: true } },
+});
+
+/** `openid` and the consent scope of each detail's kind (CONSENT_SCOPES): what a TPP asks with those details. */
+export function consentScope(details: unknown[]): string {
+  const kinds = new Set(details.map((detail) => (detail as { type?: string }).type));
+  const scopes = Object.entries(CONSENT_SCOPES)
+    .filter(([kind]) => kinds.has(kind as ConsentType))
+    .map(([, scope]) => scope);
+  return ['openid', ...scopes].join(' ');
+}
+
+/**
+ * PAR for `details` (with their consent scopes, for the resource server `resource`), then the
+ * bank's login page in the browser; `received` resolves with the TPP's callback.
+ */
+export async function beginAuthorization(
+  page: Page,
+  server: TestServer,
+  tpp: Tpp,
+  request: { details: unknown[]; resource: string; params?: Record<string, string> },
+): Promise<{ started: StartedAuthorization; received: Promise<URL> }> {
+  const started = await startAuthorization(server, tpp, {
+    authorization_details: request.details,
+    scope: consentScope(request.details),
+    resource: request.resource,
+    params: request.params ?? { claims: ACR_CLAIMS },
+  });
+  const { received } = await interceptCallback(page);
+  await page.goto(started.url);
+  return { started, received };
+}
+
+/** Fills the bank's login form (the knowledge factor) and submits it; the status of its POST. */
+export async function signInWithPassword(page: Page, customer: { username: string; password: string }): Promise<number> {
+  await page.getByLabel('Username').fill(customer.username);
+  await page.getByLabel('Password').fill(customer.password);
+  return submitForStatus(page, page.getByRole('button', { name: 'Sign in' }), /\/login$/);
+}
+
+/** Types a code on the second-factor page and confirms; the status of the form's POST. */
+export async function submitCode(page: Page, value: string): Promise<number> {
+  await page.getByLabel(CODE_LABEL).fill(value);
+  return submitForStatus(page, page.getByRole('button', { name: /^Confirm/ }), /\/factor$/);
+}
 
 /** Enters the next code of the customer's authenticator app and confirms. */
 export async function completeSecondFactor(page: Page, device: TotpDevice): Promise<void> {
@@ -211,9 +275,7 @@ export async function interceptCallback(page: Page, redirectUri = REDIRECT_URI):
  * and the customer's authenticator is given, enters its next code too.
  */
 export async function completeLogin(page: Page, username: string, password: string, device?: TotpDevice): Promise<void> {
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await submitWith(page, page.getByRole('button', { name: 'Sign in' }));
+  await signInWithPassword(page, { username, password });
   if (device && /\/factor$/.test(new URL(page.url()).pathname)) await completeSecondFactor(page, device);
 }
 

@@ -27,10 +27,15 @@ export class TotpDevice {
     return this.codeAt(stepOf(Date.now()));
   }
 
-  /** A code the server has not seen yet: the next unused step within its window, waiting if need be. */
+  /**
+   * A code the server has not seen yet: the next unused step within its window, waiting if need
+   * be. The previous step is taken only early in the current one, so that it stays in the
+   * server's window for at least 20 s however slowly the code travels to it.
+   */
   async next(): Promise<string> {
     let now = stepOf(Date.now());
-    const step = Math.max(this.lastStep + 1, now - 1);
+    const early = Date.now() - now * TOTP_PERIOD * 1000 < (TOTP_PERIOD * 1000) / 3;
+    const step = Math.max(this.lastStep + 1, early ? now - 1 : now);
     while (step > now + 1) {
       await sleep((now + 1) * TOTP_PERIOD * 1000 - Date.now() + 50);
       now = stepOf(Date.now());
