@@ -73,6 +73,7 @@ test('--help lists every command and exits 0', async () => {
     'keys rotate',
     'users create',
     'users unlock',
+    'users release-hold',
   ]) {
     assert.match(run.stdout, new RegExp(`^  ${command} `, 'm'));
   }
@@ -191,6 +192,21 @@ test('users create reads the password from stdin', async () => {
   const taken = await portcullis(db, ['users', 'create', '--username', 'alice'], 'another password\n');
   assert.equal(taken.code, 1);
   assert.match(taken.stderr, /taken/);
+});
+
+test('users release-hold: a customer without a held factor is told so; an unknown user exits 1', async () => {
+  const created = await portcullis(db, ['users', 'create', '--username', 'carol'], 'correct horse battery\n');
+  assertOk(created);
+  const released = await portcullis(db, ['users', 'release-hold', '--username', 'Carol', '--json']);
+  assertOk(released);
+  assert.deepEqual(JSON.parse(released.stdout), { id: lastLine(created), username: 'carol', factors_released: [] });
+  const text = await portcullis(db, ['users', 'release-hold', '--username', 'carol']);
+  assertOk(text);
+  assert.equal(text.stdout, 'User "carol" has no held factor.\n');
+  const unknown = await portcullis(db, ['users', 'release-hold', '--username', 'nobody']);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /there is no user "nobody"/);
+  assertUsageError(await portcullis(db, ['users', 'release-hold']), /missing required option --username/);
 });
 
 test('keys: three active keys, and a rotation retires them', async () => {

@@ -6,33 +6,34 @@
 // factor signs in to the dashboard meanwhile; once the hold has passed (moved in the database) it
 // pays with acr sca. A factor enrolled after a normal sign-in is never held.
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeJwt } from 'jose';
 import type { Browser, Page } from 'playwright-core';
+import { LOGIN_FAILED } from '../src/accounts/authentication.ts';
 import type { CustomerAlert } from '../src/accounts/notifications.ts';
+import { ACR_SCA as SCA } from '../src/oidc/acr.ts';
 import {
+  ACR_CLAIMS,
   approveConsent,
+  beginAuthorization,
   CODE_LABEL,
   createCustomer,
   exchangeCode,
-  interceptCallback,
   launchBrowser,
   newPage,
   screenshot,
-  startAuthorization,
+  shown,
+  signInWithPassword,
+  submitCode,
   submitWith,
   type TestCustomer,
 } from './support/browser.ts';
-import { freePort, startTestServer, type TestServer } from './support/server.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
 import { TotpDevice } from './support/totp.ts';
 import { type ResourceServer, registerResourceServer, registerTpp, type Tpp } from './support/tpp.ts';
 import { VirtualAuthenticator } from './support/webauthn.ts';
+import { type WebhookReceiver, webhookReceiver } from './support/webhook.ts';
 
-const SCA = 'urn:openbanking:psd2:sca';
-const CA = 'urn:openbanking:psd2:ca';
-const LOGIN_FAILED = 'We could not sign you in with those details.';
 const EVERYDAY = { iban: 'DE89370400440532013000', name: 'Everyday account', currency: 'EUR' };
 const NOT_READY = 'Your new second factor is not ready yet';
 const KEY_BUTTON = /with your key$/;
@@ -45,13 +46,8 @@ const payment = () => ({
   creditorAccount: { iban: 'GB82WEST12345698765432' },
 });
 const accountInformation = () => ({ type: 'account_information', permissions: ['accounts', 'balances'] });
-const ACR_CLAIMS = JSON.stringify({
-  id_token: { acr: { essential: true, values: [SCA, CA] }, amr: null, auth_time: { essential: true } },
-});
 const SCA_VALUES = { acr_values: SCA };
 
-// biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText is the rendered text, what a customer reads.
-const shown = (page: Page, selector = 'main') => page.locator(selector).innerText();
 /** "22 Nov 2026, 14:05 UTC", as the pages write a time. */
 const SHOWN_TIME = /\d{1,2} \w{3} \d{4}, \d\d:\d\d UTC/;
 
@@ -60,29 +56,17 @@ describe('a factor enrolled after a recovery sign-in is held', () => {
   let rs: ResourceServer;
   let tpp: Tpp;
   let browser: Browser;
-  let hook: Server;
-  const alerts: CustomerAlert[] = [];
+  let hook: WebhookReceiver<CustomerAlert>;
   const services = () => server.server.services;
   const knex = () => services().db.knex;
 
   before(async () => {
     // The bank's messaging system, receiving the customer alerts.
-    hook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk) => {
-        body += chunk;
-      });
-      req.on('end', () => {
-        alerts.push(JSON.parse(body));
-        res.writeHead(204).end();
-      });
-    });
-    const port = await freePort();
-    await new Promise<void>((resolve) => hook.listen(port, '127.0.0.1', resolve));
+    hook = await webhookReceiver<CustomerAlert>();
     // localhost: browsers refuse an IP address as a WebAuthn relying party.
     server = await startTestServer({
       issuerHost: 'localhost',
-      env: { NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${port}/alerts` },
+      env: { NOTIFY_WEBHOOK_URL: hook.url },
     });
     rs = await registerResourceServer(server);
     tpp = await registerTpp(server, {
@@ -94,43 +78,16 @@ describe('a factor enrolled after a recovery sign-in is held', () => {
   after(async () => {
     await browser?.close();
     await server?.close();
-    hook?.close();
+    await hook?.close();
   });
 
-  /** PAR, then the bank's login page; `received` resolves with the TPP's callback. */
-  async function begin(page: Page, details: unknown[], params: Record<string, string> = { claims: ACR_CLAIMS }) {
-    const started = await startAuthorization(server, tpp, {
-      authorization_details: details,
-      scope: `openid ${(details[0] as { type: string }).type === 'payment_initiation' ? 'payments' : 'accounts'}`,
-      resource: rs.resource,
-      params,
-    });
-    const { received } = await interceptCallback(page);
-    await page.goto(started.url);
-    return { started, received };
-  }
-
-  async function password(page: Page, customer: TestCustomer) {
-    await page.getByLabel('Username').fill(customer.username);
-    await page.getByLabel('Password').fill(customer.password);
-    await submitWith(page, page.getByRole('button', { name: 'Sign in' }));
-  }
-
-  /** Types a code on the factor page; the status of the form's POST. */
-  async function code(page: Page, value: string) {
-    await page.getByLabel(CODE_LABEL).fill(value);
-    const [response] = await Promise.all([
-      page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/factor')),
-      page.getByRole('button', { name: /^Confirm/ }).click(),
-    ]);
-    await page.waitForLoadState();
-    return response.status();
-  }
+  const begin = (page: Page, details: unknown[], params?: Record<string, string>) =>
+    beginAuthorization(page, server, tpp, { details, resource: rs.resource, ...(params ? { params } : {}) });
 
   /** The dashboard's sign-in with the password and a recovery code (the phone is lost). */
   async function recoverySignIn(page: Page, psu: TestCustomer, recovery: string) {
     await page.goto(`${server.issuer}/account/login`);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     await page.getByRole('link', { name: 'Use another way to confirm' }).click();
     await page.getByRole('link', { name: /Recovery code/ }).click();
     await page.getByLabel('Recovery code').fill(recovery);
@@ -169,7 +126,7 @@ describe('a factor enrolled after a recovery sign-in is held', () => {
   async function refusedWhileHeld(psu: TestCustomer, details: unknown[], params: Record<string, string>, error: string) {
     const { context, page } = await newPage(browser);
     const { started, received } = await begin(page, details, params);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     await page.getByRole('heading', { name: NOT_READY }).waitFor();
     const text = await shown(page);
     const until = SHOWN_TIME.exec(text)?.[0];
@@ -192,8 +149,8 @@ describe('a factor enrolled after a recovery sign-in is held', () => {
   async function pay(psu: TestCustomer, device: TotpDevice) {
     const { context, page } = await newPage(browser);
     const { started, received } = await begin(page, [payment()]);
-    await password(page, psu);
-    assert.equal(await code(page, await device.next()), 303);
+    await signInWithPassword(page, psu);
+    assert.equal(await submitCode(page, await device.next()), 303);
     await approveConsent(page, ['Everyday account']);
     const claims = decodeJwt((await exchangeCode(started, await received)).id_token as string);
     await context.close();
@@ -233,9 +190,9 @@ describe('a factor enrolled after a recovery sign-in is held', () => {
     assert.equal(enrolled?.details.factor_id, added.id);
     assert.equal(enrolled?.details.held_until, new Date(heldUntil).toISOString());
     // Delivered in the background: waited for, up to 5 s on a busy machine.
-    for (let i = 0; i < 100 && !alerts.some((a) => a.customerId === psu.customer.id); i++) await sleep(50);
+    await hook.arrival((a) => a.customerId === psu.customer.id);
     assert.deepEqual(
-      alerts.filter((a) => a.customerId === psu.customer.id).map((a) => ({ ...a, occurredAt: undefined })),
+      hook.received.filter((a) => a.customerId === psu.customer.id).map((a) => ({ ...a, occurredAt: undefined })),
       [
         {
           type: 'customer.factor_held',
@@ -252,8 +209,8 @@ describe('a factor enrolled after a recovery sign-in is held', () => {
     {
       const tab = await newPage(browser);
       await begin(tab.page, [payment()]);
-      await password(tab.page, psu);
-      assert.equal(await code(tab.page, await phone.current()), 401);
+      await signInWithPassword(tab.page, psu);
+      assert.equal(await submitCode(tab.page, await phone.current()), 401);
       assert.equal(await shown(tab.page, '[role="alert"]'), LOGIN_FAILED);
       await tab.context.close();
     }
@@ -273,8 +230,8 @@ describe('a factor enrolled after a recovery sign-in is held', () => {
     // (its session stands on the recovery code), so a second one cannot skip the wait.
     const again = await newPage(browser);
     await again.page.goto(`${server.issuer}/account/login`);
-    await password(again.page, psu);
-    assert.equal(await code(again.page, await phone.next()), 303);
+    await signInWithPassword(again.page, psu);
+    assert.equal(await submitCode(again.page, await phone.next()), 303);
     await again.page.getByRole('link', { name: 'Sign-in and security' }).click();
     await again.page.getByRole('heading', { name: 'Sign-in and security' }).waitFor();
     await enrolApp(again.page);
@@ -299,8 +256,8 @@ describe('a factor enrolled after a recovery sign-in is held', () => {
     await services().authentication.recoveryCodes.generate(psu.customer.id);
     const { context, page } = await newPage(browser);
     await page.goto(`${server.issuer}/account/login`);
-    await password(page, psu);
-    assert.equal(await code(page, await (psu.totp as TotpDevice).next()), 303);
+    await signInWithPassword(page, psu);
+    assert.equal(await submitCode(page, await (psu.totp as TotpDevice).next()), 303);
     await page.getByRole('link', { name: 'Sign-in and security' }).click();
     const phone = await enrolApp(page);
     assert.match(await shown(page), /Your authenticator app is set up/);
@@ -312,13 +269,13 @@ describe('a factor enrolled after a recovery sign-in is held', () => {
     assert.equal(added.heldUntil, null);
     const [enrolled] = await services().audit.query({ type: 'customer.factor_enrolled', customerId: psu.customer.id, limit: 5 });
     assert.equal(enrolled?.details.held_until, null);
-    assert.ok(!alerts.some((a) => a.customerId === psu.customer.id), 'no alert');
+    assert.ok(!hook.received.some((a) => a.customerId === psu.customer.id), 'no alert');
 
     const claims = await pay(psu, phone);
     assert.equal(claims.acr, SCA);
   });
 
-  test('recovery sign-in, new passkey: held for payments (the key is not even offered), signs in to the dashboard, pays once the hold ends', async () => {
+  test('recovery sign-in, new passkey: held for payments (the key is not even offered), signs in to the dashboard, pays once an operator releases the hold', async () => {
     const psu = await createCustomer(server, [EVERYDAY], undefined, undefined, { totp: true });
     const [lost] = await services().authentication.factors.list(psu.customer.id);
     const [recovery] = await services().authentication.recoveryCodes.generate(psu.customer.id);
@@ -338,7 +295,7 @@ describe('a factor enrolled after a recovery sign-in is held', () => {
 
     // The same browser (the passkey is on this device): a payment finds no usable factor.
     const first = await begin(page, [payment()]);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     await page.getByRole('heading', { name: NOT_READY }).waitFor();
     assert.equal(await page.getByRole('button', { name: KEY_BUTTON }).count(), 0);
     await page.getByRole('button', { name: 'Go back to Demo Fintech' }).click();
@@ -349,13 +306,31 @@ describe('a factor enrolled after a recovery sign-in is held', () => {
     // The dashboard signs in with it (a new sign-in: the cookies go, the passkey stays).
     await context.clearCookies();
     await page.goto(`${server.issuer}/account/login`);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     assert.equal(await touchKey(page), 303);
     await page.getByRole('link', { name: 'Sign-in and security' }).waitFor();
 
-    await endHolds(psu.customer.id);
+    // An operator releases the hold after verifying the customer by other means (admin API).
+    const released = await server.admin('POST', `/admin/users/${psu.customer.id}/release-factor-hold`);
+    assert.equal(released.status, 200);
+    assert.deepEqual(await released.json(), {
+      id: psu.customer.id,
+      username: psu.username,
+      factors_released: [key.factorId],
+    });
+    const [audited] = await services().audit.query({
+      type: 'customer.factor_hold_released',
+      customerId: psu.customer.id,
+      limit: 5,
+    });
+    assert.deepEqual(audited?.details.factors_released, [key.factorId]);
+    assert.equal(audited?.actor_type, 'admin');
+    const again = await server.admin('POST', `/admin/users/${psu.customer.id}/release-factor-hold`);
+    assert.deepEqual((await again.json()).factors_released, [], 'nothing held any more');
+    assert.equal((await server.admin('POST', '/admin/users/no-such-user/release-factor-hold')).status, 404);
+
     const second = await begin(page, [payment()]);
-    await password(page, psu);
+    await signInWithPassword(page, psu);
     assert.equal(await touchKey(page), 303);
     await approveConsent(page, ['Everyday account']);
     const claims = decodeJwt((await exchangeCode(second.started, await second.received)).id_token as string);

@@ -26,6 +26,7 @@ import {
   auditQuery,
   clientCreateInput,
   clientOutput,
+  factorHoldReleaseOutput,
   initialAccessTokenInput,
   initialAccessTokenOutput,
   keyRotateInput,
@@ -45,6 +46,8 @@ export interface Operation {
   audit?: string;
   /** The handler records its own, more detailed audit event; the router records none. */
   selfAudited?: boolean;
+  /** What the router's audit event records of the result, beside the operation and its path parameters. */
+  auditDetails?(result: unknown): Record<string, unknown>;
   summary: string;
   input?: z.ZodType;
   /** Query-string parameters, documented in OpenAPI. */
@@ -203,6 +206,10 @@ export function adminOperations(services: Services, holder: ProviderHolder): Ope
         const token = await mintInitialAccessToken(holder.current, ttl, types);
         return { initial_access_token: token, expires_in: ttl, authorization_details_types: types };
       },
+      auditDetails: (result) => {
+        const { expires_in, authorization_details_types } = result as z.infer<typeof initialAccessTokenOutput>;
+        return { expires_in, authorization_details_types };
+      },
     },
     {
       method: 'get',
@@ -263,6 +270,25 @@ export function adminOperations(services: Services, holder: ProviderHolder): Ope
         if (!(await services.authentication.lockout.unlock(ctx.params.id))) throw new NotFound(`no user ${ctx.params.id}`);
         return customers.findById(ctx.params.id);
       },
+    },
+    {
+      method: 'post',
+      path: '/admin/users/:id/release-factor-hold',
+      audit: 'customer.factor_hold_released',
+      scope: 'users:write',
+      summary:
+        'End the hold on second factors enrolled after a recovery sign-in (RECOVERY_FACTOR_HOLD_HOURS), once the customer is verified by other means',
+      output: factorHoldReleaseOutput,
+      status: 200,
+      async handle(ctx) {
+        const customer = await customers.findById(ctx.params.id);
+        if (!customer) throw new NotFound(`no user ${ctx.params.id}`);
+        const released = await services.authentication.factors.releaseHolds(customer.id);
+        return { id: customer.id, username: customer.username, factors_released: released };
+      },
+      auditDetails: (result) => ({
+        factors_released: (result as z.infer<typeof factorHoldReleaseOutput>).factors_released,
+      }),
     },
     {
       method: 'get',
@@ -356,8 +382,9 @@ export function createAdminRouter(services: Services, holder: ProviderHolder): R
           outcome: 'success',
           actor: { type: 'admin', id: ctx.state.adminKey.name },
           clientId: op.path.startsWith('/admin/clients') ? (ctx.params.id ?? target) : undefined,
+          customerId: op.path.startsWith('/admin/users/') ? ctx.params.id : undefined,
           ...requestContext(ctx),
-          details: { operation: `${op.method.toUpperCase()} ${op.path}`, ...ctx.params },
+          details: { operation: `${op.method.toUpperCase()} ${op.path}`, ...ctx.params, ...op.auditDetails?.(result) },
         });
       ctx.status = op.status;
       // The body is what the schema documents (and OpenAPI publishes), nothing more.

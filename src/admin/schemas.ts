@@ -129,6 +129,13 @@ export const userOutput = z.object({
   created_at: z.string(),
 });
 
+export const factorHoldReleaseOutput = z.object({
+  id: z.string(),
+  username: z.string(),
+  /** The factors that were held and now count for SCA; empty when none was held. */
+  factors_released: z.array(z.string()),
+});
+
 export const errorOutput = z.object({
   error: z.string(),
   error_description: z.string(),

@@ -35,6 +35,8 @@ export interface FactorStore {
    */
   confirm(customerId: string, id: string, holdSeconds?: number): Promise<boolean>;
   remove(customerId: string, id: string): Promise<boolean>;
+  /** Ends the hold of every held factor of the customer (an operator's decision); their ids. */
+  releaseHolds(customerId: string): Promise<string[]>;
   /** The sealed secret, opened. */
   secret(id: string): Promise<string>;
   /**
@@ -106,6 +108,14 @@ export function createFactorStore(knex: Knex, cipher: FieldCipher): FactorStore 
       // Rows returned, not the count: knex-pglite does not report affected rows for a delete.
       const removed = await knex('customer_factors').where({ id, customer_id: customerId }).delete().returning('id');
       return removed.length === 1;
+    },
+    async releaseHolds(customerId) {
+      const released = await knex('customer_factors')
+        .where({ customer_id: customerId })
+        .where('held_until', '>', knex.fn.now())
+        .update({ held_until: knex.fn.now() })
+        .returning('id');
+      return released.map((row: { id: string }) => row.id).sort();
     },
     async secret(id) {
       const row = await knex('customer_factors').select('secret_encrypted').where({ id }).first();

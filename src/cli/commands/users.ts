@@ -1,5 +1,6 @@
 // `portcullis users create`: a bank customer (PSU) with an argon2id password hash.
 // `portcullis users unlock`: lifts a lockout after failed sign-in attempts (PSD2 RTS Art. 4(3)(b)).
+// `portcullis users release-hold`: lets factors enrolled after a recovery sign-in count for SCA now.
 import { userCreateInput } from '../../admin/schemas.ts';
 import { parseInput } from '../../admin/validation.ts';
 import { CommandFailed, type CommandGroup, type CommandSpec, UsageError } from '../command.ts';
@@ -65,8 +66,39 @@ const unlock: CommandSpec = {
   },
 };
 
+const releaseHold: CommandSpec = {
+  name: 'users release-hold',
+  summary: 'End the hold on second factors a customer enrolled after a recovery sign-in.',
+  usage: '--username USERNAME [--json]',
+  details: [
+    'A factor set up after signing in with a recovery code confirms payments and TPP access only',
+    'RECOVERY_FACTOR_HOLD_HOURS later. Release it early only after verifying the customer by other means.',
+    'Example: portcullis users release-hold --username alice',
+  ],
+  options: { username: { type: 'string', help: 'USERNAME login name (compared case-insensitively)' } },
+  async run(args, ctx, out) {
+    const username = args.required('username');
+    const services = await ctx.services();
+    const customer = await services.customers.findByUsername(username);
+    if (!customer) throw new CommandFailed(`there is no user "${username}"`);
+    const released = await services.authentication.factors.releaseHolds(customer.id);
+    await services.audit.record({
+      type: 'customer.factor_hold_released',
+      outcome: 'success',
+      actor: operatorActor(),
+      customerId: customer.id,
+      details: { channel: 'cli', factors_released: released },
+    });
+    out.emit({ id: customer.id, username: customer.username, factors_released: released }, [
+      released.length === 0
+        ? `User "${customer.username}" has no held factor.`
+        : `Released the hold on ${released.length} factor(s) of user "${customer.username}": they count for SCA now.`,
+    ]);
+  },
+};
+
 export const users: CommandGroup = {
   name: 'users',
-  summary: 'Create bank customers, lift lockouts',
-  commands: [create, unlock],
+  summary: 'Create bank customers, lift lockouts and factor holds',
+  commands: [create, unlock, releaseHold],
 };
