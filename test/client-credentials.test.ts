@@ -101,6 +101,16 @@ describe('client credentials with private_key_jwt and DPoP', () => {
       assert.equal(introspection.client_id, tpp.clientId);
     });
 
+    test('another TPP cannot revoke it (RFC 7009 section 2.1): refused with 400 invalid_request, the token stays active', async () => {
+      const other = await registerTpp(server);
+      const response = await oauth.revocationRequest(as, other.client, other.auth, token.access_token, insecure);
+      assert.equal(response.status, 400);
+      const body = (await response.json()) as { error: string; error_description: string };
+      assert.equal(body.error, 'invalid_request');
+      assert.match(body.error_description, /not authorized to revoke/);
+      assert.equal((await introspect(as, rs, token.access_token)).active, true);
+    });
+
     test('after the TPP revokes it, introspection says inactive', async () => {
       const response = await oauth.revocationRequest(as, tpp.client, tpp.auth, token.access_token, insecure);
       await oauth.processRevocationResponse(response);
