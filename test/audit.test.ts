@@ -120,6 +120,32 @@ describe('audit log', () => {
     assert.match(result.stdout, /audit chain intact: \d+ rows verified/);
   });
 
+  test('hostile text (NUL, lone surrogates, non-ASCII) is stored as U+FFFD without costing its batch a row; the chain verifies', async () => {
+    const { audit } = server.server.services;
+    const hostile = 'a\0b\ud800c ü € 𝄞';
+    const recorded = [
+      audit.record({
+        type: 'test.hostile',
+        outcome: 'failure',
+        actor: { type: 'anonymous', id: '\udc00x' },
+        details: { note: hostile, nested: { list: [hostile] } },
+        personal: { username: hostile },
+      }),
+      ...Array.from({ length: 30 }, (_, i) =>
+        audit.record({ type: 'test.batch', outcome: 'success', actor: { type: 'system' }, details: { i } }),
+      ),
+    ];
+    await Promise.all(recorded);
+    const [row] = await knex()('audit_events').where({ event_type: 'test.hostile' });
+    const shownAs = 'a\uFFFDb\uFFFDc ü € 𝄞';
+    assert.equal(row.actor_id, '\uFFFDx');
+    assert.deepEqual(row.details, { note: shownAs, nested: { list: [shownAs] } });
+    assert.equal(row.personal.username, shownAs);
+    assert.equal((await knex()('audit_events').where({ event_type: 'test.batch' })).length, 30);
+    const result = await cliVerify();
+    assert.equal(result.status, 0, result.stderr);
+  });
+
   test('the database refuses updates and deletes of audit rows', async () => {
     await assert.rejects(knex()('audit_events').where('id', 1).update({ event_type: 'nothing.happened' }), /append-only/);
     await assert.rejects(knex()('audit_events').where('id', 1).delete(), /append-only/);

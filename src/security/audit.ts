@@ -2,7 +2,8 @@
 // canonical content and the previous row's hash, so an altered or deleted row breaks the chain
 // at that point (`verify`). Appends are serialised by a transaction-scoped advisory lock, so the
 // chain stays linear with any number of writers and instances; events arriving together are
-// written in one transaction (batched), and `record()` resolves once its row is durable.
+// written in one statement (batched, migration audit_append: the lock is held only while the
+// database runs it), and `record()` resolves once its row is durable.
 // Retention (AUDIT_RETENTION_DAYS) deletes the oldest rows only, in the same lock, and leaves an
 // anchor (audit_anchors) plus an `audit.pruned` event in the chain, so verification starts at the
 // first retained row and a deletion outside retention is still caught.
@@ -117,9 +118,10 @@ function contentOf(row: Chained) {
 
 export const rowHash = (prevHash: string, row: Chained) => sha256(`${prevHash}\n${canonical(contentOf(row))}`);
 
-// PostgreSQL refuses NUL in text and jsonb, and one refused row would fail its whole batch: a NUL
-// typed into a login form must not cost other events their rows. It is kept visible as U+FFFD.
-const storable = <T>(value: T): T => (typeof value === 'string' ? value.replaceAll('\0', '\uFFFD') : value) as T;
+// PostgreSQL refuses NUL in text and jsonb, and a lone UTF-16 surrogate in jsonb; one refused row
+// would fail its whole batch: a NUL typed into a login form must not cost other events their
+// rows. Both are kept visible as U+FFFD.
+const storable = <T>(value: T): T => (typeof value === 'string' ? value.replaceAll('\0', '\uFFFD').toWellFormed() : value) as T;
 
 function toChained(event: AuditEvent): Chained & { personal: Record<string, string> | null } {
   const personalFields = Object.fromEntries(
@@ -156,37 +158,22 @@ export function createAuditLog(knex: Knex, logger: Logger): AuditLog {
   let writing: Promise<void> | undefined;
   const listeners = new Set<(event: AuditEvent) => void>();
 
-  /** Chains and inserts rows after `prev`; the caller holds the advisory lock. */
-  const append = async (trx: Knex.Transaction, chained: ReturnType<typeof toChained>[], start: string) => {
-    let prev = start;
-    const rows = chained.map((row) => {
-      const hash = rowHash(prev, row);
-      const stored = {
-        ...row,
-        details: JSON.stringify(row.details),
-        personal: row.personal ? JSON.stringify(row.personal) : null,
-        prev_hash: prev,
-        hash,
-      };
-      prev = hash;
-      return stored;
-    });
-    await trx('audit_events').insert(rows);
+  /**
+   * Appends rows to the chain in one statement (migration audit_append): under the chain's lock,
+   * after the last row, or after `start` when the table is empty. The database hashes each row as
+   * rowHash does, from the canonical content computed here.
+   */
+  const append = async (db: Knex | Knex.Transaction, chained: ReturnType<typeof toChained>[], start: string) => {
+    const events = chained.map((row) => ({ ...row, canonical: canonical(contentOf(row)) }));
+    await db.raw('SELECT audit_append(?, ?, ?::jsonb)', [LOCK_ID, start, JSON.stringify(events)]);
   };
 
-  const lastHash = async (trx: Knex.Transaction): Promise<string | undefined> =>
-    (await trx('audit_events').select('hash').orderBy('id', 'desc').first())?.hash;
-
-  const writeBatch = async (batch: Pending[]) => {
-    await knex.transaction(async (trx) => {
-      await trx.raw('SELECT pg_advisory_xact_lock(?)', [LOCK_ID]);
-      await append(
-        trx,
-        batch.map((p) => p.row),
-        (await lastHash(trx)) ?? GENESIS,
-      );
-    });
-  };
+  const writeBatch = (batch: Pending[]) =>
+    append(
+      knex,
+      batch.map((p) => p.row),
+      GENESIS,
+    );
 
   const drain = async () => {
     while (queue.length) {
@@ -282,7 +269,7 @@ export function createAuditLog(knex: Knex, logger: Logger): AuditLog {
             before: before.toISOString(),
           },
         });
-        await append(trx, [event], (await lastHash(trx)) ?? anchor.prev_hash);
+        await append(trx, [event], anchor.prev_hash);
         return doomed.length;
       });
     },
