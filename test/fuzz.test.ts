@@ -292,6 +292,13 @@ describe('hostile input', () => {
         authenticated: true,
       },
       {
+        name: 'a lone UTF-16 surrogate (\\ud800)',
+        endpoint,
+        headers: JSON_TYPE,
+        body: `{"client_name":"a\\ud800b",${validClient().slice(1)}`,
+        authenticated: true,
+      },
+      {
         name: 'an unknown field (mass assignment)',
         endpoint,
         headers: JSON_TYPE,
@@ -345,6 +352,16 @@ describe('hostile input', () => {
       authenticated: true,
     },
     { name: 'state with a NUL byte', endpoint: 'par', headers: FORM, body: par({ state: 'a\u0000b' }), authenticated: true },
+    {
+      name: 'a lone UTF-16 surrogate in authorization_details',
+      endpoint: 'par',
+      headers: FORM,
+      body: par({
+        authorization_details:
+          '[{"type":"payment_initiation","instructedAmount":{"amount":"1.00","currency":"EUR"},"creditorName":"a\\ud800b","creditorAccount":{"iban":"DE89370400440532013000"}}]',
+      }),
+      authenticated: true,
+    },
     {
       name: 'state with invalid UTF-8 (percent-encoded)',
       endpoint: 'par',
@@ -628,6 +645,9 @@ describe('hostile input', () => {
     assert.match(seen['admin: invalid UTF-8 in a string'] ?? '', /^400 invalid_request/);
     assert.match(seen['registration: a NUL character'] ?? '', /^400 invalid_client_metadata/);
     assert.match(seen['admin: a NUL character'] ?? '', /^400 invalid_request/);
+    assert.match(seen['registration: a lone UTF-16 surrogate (\\ud800)'] ?? '', /^400 invalid_client_metadata/);
+    assert.match(seen['admin: a lone UTF-16 surrogate (\\ud800)'] ?? '', /^400 invalid_request/);
+    assert.match(seen['par: a lone UTF-16 surrogate in authorization_details'] ?? '', /^400 invalid_authorization_details/);
     assert.match(seen['admin: a JWKS of 10 huge keys'] ?? '', /^400 invalid_client_metadata/);
     assert.match(seen['par: state of 5000 characters'] ?? '', /^400 invalid_request/);
     assert.match(seen['par: state with invalid UTF-8 (raw bytes)'] ?? '', /^400 invalid_request/);

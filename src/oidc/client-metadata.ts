@@ -3,6 +3,7 @@
 import { errors } from 'oidc-provider';
 import { z } from 'zod';
 import { AUTHORIZATION_DETAIL_TYPES } from '../consents/authorization-details.ts';
+import { hasUncleanText } from '../http/clean-text.ts';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../http/json-depth.ts';
 import { describeIssues, onlyRedirectUriIssues } from '../http/zod-issues.ts';
 import { clientKeyProblem, describeKey } from './client-keys.ts';
@@ -112,10 +113,9 @@ export const clientUpdateInput = z
  */
 export function checkRegistrationBody(route: string | undefined, body: unknown): Record<string, unknown> {
   if (jsonTooDeep(body)) throw new errors.InvalidClientMetadata(`client metadata nests deeper than ${MAX_JSON_DEPTH} levels`);
-  // oidc-provider decodes bodies leniently: invalid UTF-8 arrives as U+FFFD. Neither that nor a NUL
-  // belongs in metadata that is stored and shown to customers.
-  const text = JSON.stringify(body);
-  if (text.includes('\uFFFD') || text.includes('\\u0000')) {
+  // oidc-provider decodes bodies leniently: invalid UTF-8 arrives as U+FFFD. Neither that, a NUL nor
+  // a lone surrogate belongs in metadata that is stored and shown to customers.
+  if (hasUncleanText(body)) {
     throw new errors.InvalidClientMetadata('client metadata must be valid UTF-8 text without NUL characters');
   }
   const schema = route === 'client_update' ? clientUpdateInput : clientRegistrationInput;

@@ -3,6 +3,7 @@
 // every authorization parameter. oidc-provider's own body cap (56 KiB) bounds the rest.
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from 'oidc-provider';
+import { isCleanText } from '../http/clean-text.ts';
 
 // A FAPI request object (claims, RAR details, a few accounts) is 1-4 KB signed; 16 KiB leaves room
 // for large authorization_details and still keeps one stored PAR small.
@@ -36,7 +37,7 @@ const lengthCap =
 const textParams: ExtraParamValidator = (ctx, value) => {
   for (const [name, param] of Object.entries(ctx.oidc.params ?? {})) {
     const values = Array.isArray(param) ? param : [param];
-    if (values.some((v) => typeof v === 'string' && (v.includes('\uFFFD') || v.includes('\0')))) {
+    if (values.some((v) => typeof v === 'string' && !isCleanText(v))) {
       throw new errors.InvalidRequest(`${name} is not valid UTF-8 text`);
     }
   }

@@ -7,6 +7,7 @@
 import type { RichAuthorizationRequestsActiveConfiguration } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { authorizationDetailSchemas } from '../consents/authorization-details.ts';
+import { hasUncleanText } from '../http/clean-text.ts';
 import { describeIssues } from '../http/zod-issues.ts';
 import { assertRoles } from './psd2-roles.ts';
 import type { TppIdentity } from './qwac.ts';
@@ -24,6 +25,9 @@ const typesWith = (identity: CertificateIdentity) =>
       type,
       {
         validate(ctx: unknown, detail: unknown) {
+          if (hasUncleanText(detail)) {
+            throw new errors.InvalidAuthorizationDetails(`${type}: must be Unicode text without NUL characters`);
+          }
           const result = schema.safeParse(detail);
           if (!result.success) {
             throw new errors.InvalidAuthorizationDetails(`${type}: ${describeIssues(result.error.issues)}`);
