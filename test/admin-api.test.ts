@@ -396,6 +396,13 @@ describe('admin API', () => {
         userOutput,
       );
       assert.equal(user.username, 'alice');
+      // Audited with the customer and what the initial access token allows.
+      const audited = async (type: string) =>
+        (await server.server.services.audit.query({ type, limit: 10 })).at(-1)?.details as Record<string, unknown>;
+      const [created] = await server.server.services.audit.query({ type: 'customer.created', customerId: user.id, limit: 1 });
+      assert.equal(created?.customer_id, user.id);
+      assert.deepEqual((await audited('initial_access_token.created'))?.authorization_details_types, ['account_information']);
+      assert.equal((await audited('initial_access_token.created'))?.expires_in, 600);
       const keys = z.array(adminKeyOutput.strict()).parse(await (await server.admin('GET', '/admin/admin-keys')).json());
       assert.ok(keys.length >= 1 && keys.every((k) => k.key === undefined), 'listing never shows keys');
     });

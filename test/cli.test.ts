@@ -356,6 +356,8 @@ test('clients: create from a metadata file, show, suspend, activate; bad metadat
   assertUsageError(await portcullis(db, ['clients', 'create', '--file', file]), /client_secret/);
   writeFileSync(file, '{not json');
   assertUsageError(await portcullis(db, ['clients', 'create', '--file', file]), /not valid JSON/);
+  writeFileSync(file, '{"client_name":"a\\ud800b","redirect_uris":["https://x.example/cb"]}');
+  assertUsageError(await portcullis(db, ['clients', 'create', '--file', file]), /must be Unicode text without NUL/);
 });
 
 test('on a PostgreSQL server (DATABASE_URL)', async () => {

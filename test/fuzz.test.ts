@@ -352,6 +352,18 @@ describe('hostile input', () => {
       authenticated: true,
     },
     { name: 'state with a NUL byte', endpoint: 'par', headers: FORM, body: par({ state: 'a\u0000b' }), authenticated: true },
+    ...[
+      ['a lone UTF-16 surrogate', '\\ud800'],
+      ['a NUL', '\\u0000'],
+    ].map(
+      ([what, escape]): HostileRequest => ({
+        name: `${what} in the claims parameter`,
+        endpoint: 'par',
+        headers: FORM,
+        body: par({ claims: `{"id_token":{"acr":{"essential":true,"values":["a${escape}b"]}}}` }),
+        authenticated: true,
+      }),
+    ),
     {
       name: 'a lone UTF-16 surrogate in authorization_details',
       endpoint: 'par',
@@ -648,6 +660,8 @@ describe('hostile input', () => {
     assert.match(seen['registration: a lone UTF-16 surrogate (\\ud800)'] ?? '', /^400 invalid_client_metadata/);
     assert.match(seen['admin: a lone UTF-16 surrogate (\\ud800)'] ?? '', /^400 invalid_request/);
     assert.match(seen['par: a lone UTF-16 surrogate in authorization_details'] ?? '', /^400 invalid_authorization_details/);
+    assert.match(seen['par: a lone UTF-16 surrogate in the claims parameter'] ?? '', /^400 invalid_request/);
+    assert.match(seen['par: a NUL in the claims parameter'] ?? '', /^400 invalid_request/);
     assert.match(seen['admin: a JWKS of 10 huge keys'] ?? '', /^400 invalid_client_metadata/);
     assert.match(seen['par: state of 5000 characters'] ?? '', /^400 invalid_request/);
     assert.match(seen['par: state with invalid UTF-8 (raw bytes)'] ?? '', /^400 invalid_request/);

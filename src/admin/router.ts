@@ -382,7 +382,7 @@ export function createAdminRouter(services: Services, holder: ProviderHolder): R
           outcome: 'success',
           actor: { type: 'admin', id: ctx.state.adminKey.name },
           clientId: op.path.startsWith('/admin/clients') ? (ctx.params.id ?? target) : undefined,
-          customerId: op.path.startsWith('/admin/users/') ? ctx.params.id : undefined,
+          customerId: op.path.startsWith('/admin/users') ? (ctx.params.id ?? (result as { id?: string })?.id) : undefined,
           ...requestContext(ctx),
           details: { operation: `${op.method.toUpperCase()} ${op.path}`, ...ctx.params, ...op.auditDetails?.(result) },
         });

@@ -3,6 +3,7 @@
 // catch typos); never an argument, which other users see in the process list and shells keep.
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { hasUncleanText } from '../http/clean-text.ts';
 import { UsageError } from './command.ts';
 
 /** Reads and parses a JSON file named by an option; a missing or malformed file is a usage error. */
@@ -13,11 +14,14 @@ export async function readJsonFile(path: string, option: string): Promise<unknow
   } catch (err) {
     throw new UsageError(`--${option}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw new UsageError(`--${option}: ${path} is not valid JSON: ${(err as Error).message}`);
   }
+  if (hasUncleanText(value)) throw new UsageError(`--${option}: ${path} must be Unicode text without NUL characters`);
+  return value;
 }
 
 async function firstLine(input: NodeJS.ReadStream): Promise<string> {
