@@ -356,11 +356,11 @@ describe('hostile input', () => {
       ['a lone UTF-16 surrogate', '\\ud800'],
       ['a NUL', '\\u0000'],
     ].map(
-      ([what, escape]): HostileRequest => ({
+      ([what, jsonEscape]): HostileRequest => ({
         name: `${what} in the claims parameter`,
         endpoint: 'par',
         headers: FORM,
-        body: par({ claims: `{"id_token":{"acr":{"essential":true,"values":["a${escape}b"]}}}` }),
+        body: par({ claims: `{"id_token":{"acr":{"essential":true,"values":["a${jsonEscape}b"]}}}` }),
         authenticated: true,
       }),
     ),
