@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
+import { asFetchResponse } from './support/raw-http.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { type ResourceServer, registerResourceServer, registerTpp, type Tpp } from './support/tpp.ts';
 
@@ -71,15 +72,7 @@ function exchange(url: string, method: string, headers: Record<string, string>, 
     let answered = false;
     const req = request(url, { method, headers, agent: false }, (res) => {
       answered = true;
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const responseHeaders = new Headers();
-        for (const [name, value] of Object.entries(res.headers)) {
-          if (typeof value === 'string') responseHeaders.set(name, value);
-        }
-        resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers: responseHeaders }));
-      });
+      asFetchResponse(res, method).then(resolve, reject);
     });
     // The server may answer (413) and close while the body is still being sent.
     req.on('error', (err) => {

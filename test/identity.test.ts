@@ -8,6 +8,7 @@ import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { Browser } from 'playwright-core';
 import {
+  assertErrorCallback,
   completeLogin,
   createCustomer,
   exchangeCode,
@@ -85,10 +86,7 @@ describe('identity-only sign-in (scope openid, no authorization_details)', () =>
       await page.goto(started.url);
       await completeLogin(page, psu.username, psu.password);
       await rejectConsent(page);
-      const callback = await received;
-      assert.equal(callback.searchParams.get('error'), 'access_denied');
-      assert.equal(callback.searchParams.get('iss'), server.issuer);
-      assert.equal(callback.searchParams.get('code'), null);
+      assertErrorCallback(await received, { error: 'access_denied', issuer: server.issuer });
     } finally {
       await context.close();
     }

@@ -7,6 +7,7 @@ import * as oauth from 'oauth4webapi';
 import type { Browser, Page } from 'playwright-core';
 import { LOGIN_FAILED } from '../src/accounts/authentication.ts';
 import {
+  assertErrorCallback,
   authorizeInBrowser,
   completeLogin,
   createCustomer,
@@ -17,7 +18,9 @@ import {
   rejectConsent,
   screenshot,
   shown,
+  signInWithPassword,
   startAuthorization,
+  submitForStatus,
   submitWith,
   type TestCustomer,
 } from './support/browser.ts';
@@ -258,11 +261,7 @@ describe('login and consent pages in Chromium', () => {
     await completeLogin(page, psu.username, psu.password, psu.totp);
     await submitWith(page, page.getByRole('button', { name: 'Allow' }));
     const consentId = await pickerConsentId(page);
-    const [response] = await Promise.all([
-      page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/accounts')),
-      page.getByRole('button', { name: 'Approve' }).click(),
-    ]);
-    assert.equal(response.status(), 400);
+    assert.equal(await submitForStatus(page, page.getByRole('button', { name: 'Approve' }), /\/accounts$/), 400);
     assert.equal(await shown(page, '[role="alert"]'), 'Choose at least one account.');
     assert.equal(await page.locator('input[type="checkbox"][name="account"]').count(), 2);
     assert.equal((await consentOf(consentId))?.status, 'awaiting_authorisation');
@@ -288,11 +287,8 @@ describe('login and consent pages in Chromium', () => {
     await completeLogin(page, psu.username, psu.password, psu.totp);
     await rejectConsent(page);
     const callback = await received;
-    assert.equal(callback.searchParams.get('error'), 'access_denied');
+    assertErrorCallback(callback, { error: 'access_denied', issuer: server.issuer, state: started.state as string });
     assert.equal(callback.searchParams.get('error_description'), 'The customer rejected the request');
-    assert.equal(callback.searchParams.get('iss'), server.issuer);
-    assert.equal(callback.searchParams.get('state'), started.state);
-    assert.equal(callback.searchParams.get('code'), null);
     assert.throws(
       () => oauth.validateAuthResponse(started.as, tpp.client, callback, started.state as string),
       (err: unknown) => err instanceof oauth.AuthorizationResponseError && err.error === 'access_denied',
@@ -342,13 +338,7 @@ describe('login and consent pages in Chromium', () => {
       [psu.username, 'not-the-password'],
       ['nobody-by-this-name', 'whatever'],
     ] as const) {
-      await page.getByLabel('Username').fill(username);
-      await page.getByLabel('Password').fill(password);
-      const [response] = await Promise.all([
-        page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/login')),
-        page.getByRole('button', { name: 'Sign in' }).click(),
-      ]);
-      assert.equal(response.status(), 401);
+      assert.equal(await signInWithPassword(page, { username, password }), 401);
       assert.equal(await shown(page, '[role="alert"]'), LOGIN_FAILED);
       assert.equal(await page.getByLabel('Username').inputValue(), username);
       assert.equal(await page.getByLabel('Password').inputValue(), '');

@@ -14,6 +14,7 @@ import {
   launchBrowser,
   newPage,
   startAuthorization,
+  submitForStatus,
   type TestCustomer,
 } from './support/browser.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -82,13 +83,9 @@ describe('lockout after failed attempts', () => {
 
   /** Submits a form on the page; the status and the alert text the customer sees. */
   async function submit(page: Page, path: RegExp, button: string | RegExp) {
-    const [response] = await Promise.all([
-      page.waitForResponse((r) => r.request().method() === 'POST' && path.test(new URL(r.url()).pathname)),
-      page.getByRole('button', { name: button }).click(),
-    ]);
-    await page.waitForLoadState();
-    const alert = response.status() === 401 ? await rendered(page.getByRole('alert')) : undefined;
-    return { status: response.status(), alert };
+    const status = await submitForStatus(page, page.getByRole('button', { name: button }), path);
+    const alert = status === 401 ? await rendered(page.getByRole('alert')) : undefined;
+    return { status, alert };
   }
 
   async function password(page: Page, username: string, secret: string) {

@@ -231,6 +231,15 @@ describe('personal data sealed in oidc_payloads', () => {
       const row = await knex()('oidc_payloads').where({ model, id }).first();
       return (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as Record<string, unknown>;
     };
+    /** Writes an access token row as given, past the adapter (no sealing). */
+    const storeUnsealed = (payload: { jti: string; grantId: string }) =>
+      knex()('oidc_payloads').insert({
+        model: 'AccessToken',
+        id: payload.jti,
+        payload: JSON.stringify(payload),
+        grant_id: payload.grantId,
+        expires_at: new Date(Date.now() + 60_000),
+      });
     const token = (grantId: string, extra: Record<string, unknown> = {}) => ({
       jti: randomUUID(),
       kind: 'AccessToken',
@@ -251,13 +260,7 @@ describe('personal data sealed in oidc_payloads', () => {
 
     test('a row stored in plaintext before sealing existed still reads', async () => {
       const payload = token(`grant-${randomUUID()}`, { rar: [PAYMENT] });
-      await knex()('oidc_payloads').insert({
-        model: 'AccessToken',
-        id: payload.jti,
-        payload: JSON.stringify(payload),
-        grant_id: payload.grantId,
-        expires_at: new Date(Date.now() + 60_000),
-      });
+      await storeUnsealed(payload);
       assert.deepEqual(await adapter('AccessToken').find(payload.jti), payload);
     });
 
@@ -269,13 +272,7 @@ describe('personal data sealed in oidc_payloads', () => {
       assert.deepEqual(await adapter('AccessToken').find(original.jti), original);
 
       const forged = token(`grant-${randomUUID()}`, { rar: sealed });
-      await knex()('oidc_payloads').insert({
-        model: 'AccessToken',
-        id: forged.jti,
-        payload: JSON.stringify(forged),
-        grant_id: forged.grantId,
-        expires_at: new Date(Date.now() + 60_000),
-      });
+      await storeUnsealed(forged);
       await assert.rejects(adapter('AccessToken').find(forged.jti), DecryptionError);
     });
 

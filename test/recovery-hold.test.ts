@@ -15,6 +15,7 @@ import { ACR_SCA as SCA } from '../src/oidc/acr.ts';
 import {
   ACR_CLAIMS,
   approveConsent,
+  assertErrorCallback,
   beginAuthorization,
   CODE_LABEL,
   createCustomer,
@@ -31,12 +32,11 @@ import {
 import { startTestServer, type TestServer } from './support/server.ts';
 import { TotpDevice } from './support/totp.ts';
 import { type ResourceServer, registerResourceServer, registerTpp, type Tpp } from './support/tpp.ts';
-import { VirtualAuthenticator } from './support/webauthn.ts';
+import { KEY_BUTTON, touchKey, VirtualAuthenticator } from './support/webauthn.ts';
 import { type WebhookReceiver, webhookReceiver } from './support/webhook.ts';
 
 const EVERYDAY = { iban: 'DE89370400440532013000', name: 'Everyday account', currency: 'EUR' };
 const NOT_READY = 'Your new second factor is not ready yet';
-const KEY_BUTTON = /with your key$/;
 const HOLD_HOURS = 24;
 
 const payment = () => ({
@@ -95,16 +95,6 @@ describe('a factor enrolled after a recovery sign-in is held', () => {
     assert.match(await shown(page), /You signed in with a recovery code/);
   }
 
-  /** Presses the page's key button; the virtual authenticator answers; the status of the form's POST. */
-  async function touchKey(page: Page) {
-    const [response] = await Promise.all([
-      page.waitForResponse((r) => r.request().method() === 'POST' && /\/factor(\?|$)/.test(r.url())),
-      page.getByRole('button', { name: KEY_BUTTON }).click(),
-    ]);
-    await page.waitForLoadState();
-    return response.status();
-  }
-
   /** Sets up an authenticator app from the security page, as the customer does with a new phone. */
   async function enrolApp(page: Page): Promise<TotpDevice> {
     await page.getByRole('link', { name: /authenticator app/ }).click();
@@ -136,11 +126,7 @@ describe('a factor enrolled after a recovery sign-in is held', () => {
     assert.equal(await page.locator('script, [style]').count(), 0, 'no inline script or style');
     if (error === 'access_denied') await screenshot(page, 'sca-factor-held');
     await page.getByRole('button', { name: 'Go back to Demo Fintech' }).click();
-    const callback = await received;
-    assert.equal(callback.searchParams.get('error'), error);
-    assert.equal(callback.searchParams.get('iss'), server.issuer);
-    assert.equal(callback.searchParams.get('state'), started.state);
-    assert.equal(callback.searchParams.get('code'), null);
+    assertErrorCallback(await received, { error, issuer: server.issuer, state: started.state as string });
     await context.close();
     return until;
   }
@@ -299,9 +285,7 @@ describe('a factor enrolled after a recovery sign-in is held', () => {
     await page.getByRole('heading', { name: NOT_READY }).waitFor();
     assert.equal(await page.getByRole('button', { name: KEY_BUTTON }).count(), 0);
     await page.getByRole('button', { name: 'Go back to Demo Fintech' }).click();
-    const refused = await first.received;
-    assert.equal(refused.searchParams.get('error'), 'access_denied');
-    assert.equal(refused.searchParams.get('iss'), server.issuer);
+    assertErrorCallback(await first.received, { error: 'access_denied', issuer: server.issuer });
 
     // The dashboard signs in with it (a new sign-in: the cookies go, the passkey stays).
     await context.clearCookies();

@@ -15,6 +15,7 @@ import { ACR_CA as CA, ACR_SCA as SCA } from '../src/oidc/acr.ts';
 import {
   ACR_CLAIMS,
   approveConsent,
+  assertErrorCallback,
   beginAuthorization,
   CODE_LABEL,
   completeLogin,
@@ -319,10 +320,7 @@ describe('strong customer authentication in Chromium', () => {
     const cookie = (await context.cookies(server.issuer)).map((c) => `${c.name}=${c.value}`).join('; ');
     const answer = await fetch(silent.url, { headers: { cookie }, redirect: 'manual' });
     assert.equal(answer.status, 303);
-    const callback = new URL(answer.headers.get('location') ?? '');
-    assert.equal(callback.searchParams.get('error'), 'login_required');
-    assert.equal(callback.searchParams.get('iss'), server.issuer);
-    assert.equal(callback.searchParams.get('code'), null);
+    assertErrorCallback(new URL(answer.headers.get('location') ?? ''), { error: 'login_required', issuer: server.issuer });
     await context.close();
   });
 
@@ -405,11 +403,7 @@ describe('strong customer authentication in Chromium', () => {
       await page.getByRole('heading', { name: 'A second factor is needed' }).waitFor();
       if (error === 'access_denied') await screenshot(page, 'sca-unavailable');
       await page.getByRole('button', { name: 'Go back to Demo Fintech' }).click();
-      const callback = await received;
-      assert.equal(callback.searchParams.get('error'), error);
-      assert.equal(callback.searchParams.get('iss'), server.issuer);
-      assert.equal(callback.searchParams.get('state'), started.state);
-      assert.equal(callback.searchParams.get('code'), null);
+      assertErrorCallback(await received, { error, issuer: server.issuer, state: started.state as string });
       await context.close();
     }
   });

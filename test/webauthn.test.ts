@@ -35,12 +35,11 @@ import {
 import { startTestServer, type TestServer } from './support/server.ts';
 import type { TotpDevice } from './support/totp.ts';
 import { introspect, type ResourceServer, registerResourceServer, registerTpp, type Tpp } from './support/tpp.ts';
-import { base64url, giveSecurityKey, VirtualAuthenticator } from './support/webauthn.ts';
+import { base64url, giveSecurityKey, KEY_BUTTON, touchKey, VirtualAuthenticator } from './support/webauthn.ts';
 
 const EVERYDAY = { iban: 'DE89370400440532013000', name: 'Everyday account', currency: 'EUR' };
 const PAYEE_IBAN = 'GB82WEST12345698765432';
 const RAR_TYPES = { authorization_details_types: ['account_information', 'payment_initiation'] };
-const KEY_BUTTON = /with your key$/;
 
 const payment = (amount = '12.34', creditorName = 'Corner Shop GmbH') => ({
   type: 'payment_initiation',
@@ -146,16 +145,6 @@ describe('WebAuthn security keys and passkeys in Chromium', () => {
 
   const begin = (page: Page, details: unknown[], params?: Record<string, string>) =>
     beginAuthorization(page, server, tpp, { details, resource: rs.resource, ...(params ? { params } : {}) });
-
-  /** Presses the page's key button; the virtual authenticator answers; returns the status of the form's POST. */
-  async function touchKey(page: Page): Promise<number> {
-    const [response] = await Promise.all([
-      page.waitForResponse((r) => r.request().method() === 'POST' && /\/factor(\?|$)/.test(r.url())),
-      page.getByRole('button', { name: KEY_BUTTON }).click(),
-    ]);
-    await page.waitForLoadState();
-    return response.status();
-  }
 
   /**
    * Presses the key button but stops the form on its way out: the signed answer the browser would

@@ -1,6 +1,7 @@
 // The customer's side of the journey in a real Chromium (playwright-core driving Debian's
 // chromium), and the TPP's side around it with oauth4webapi: PAR (PKCE S256, DPoP, private_key_jwt),
 // the authorization redirect caught in the browser, the code exchanged for DPoP-bound tokens.
+import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oauth from 'oauth4webapi';
@@ -307,6 +308,17 @@ export async function exchangeCode(started: StartedAuthorization, callback: URL)
         requireIdToken: (started.scope ?? 'openid').split(' ').includes('openid'),
       }),
   );
+}
+
+/**
+ * An authorization error sent back to the TPP (RFC 6749 4.1.2.1, RFC 9207): the error, this
+ * issuer as `iss`, the request's `state` when one is expected, and no code.
+ */
+export function assertErrorCallback(callback: URL, expected: { error: string; issuer: string; state?: string }): void {
+  assert.equal(callback.searchParams.get('error'), expected.error);
+  assert.equal(callback.searchParams.get('iss'), expected.issuer);
+  if (expected.state !== undefined) assert.equal(callback.searchParams.get('state'), expected.state);
+  assert.equal(callback.searchParams.get('code'), null);
 }
 
 export interface Journey {

@@ -4,6 +4,7 @@
 import { request } from 'node:https';
 import * as oauth from 'oauth4webapi';
 import { type TlsFiles, tlsFiles } from './certificates.ts';
+import { asFetchResponse } from './raw-http.ts';
 import { freePort, startTestServer, type TestServer } from './server.ts';
 
 export interface ClientTls {
@@ -30,20 +31,7 @@ export function tlsFetch(tls: ClientTls): typeof fetch {
           agent: false,
           ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            const responseHeaders = new Headers();
-            for (const [name, value] of Object.entries(res.headers)) {
-              if (value !== undefined) responseHeaders.set(name, Array.isArray(value) ? value.join(', ') : value);
-            }
-            const status = res.statusCode ?? 500;
-            const nullBody = status === 204 || status === 304;
-            resolve(new Response(nullBody ? null : Buffer.concat(chunks), { status, headers: responseHeaders }));
-          });
-          res.on('error', reject);
-        },
+        (res) => asFetchResponse(res, init.method ?? 'GET').then(resolve, reject),
       );
       req.on('error', reject);
       req.end(body);

@@ -4,6 +4,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isoCBOR } from '@simplewebauthn/server/helpers';
 import type { CDPSession, Page } from 'playwright-core';
+import { submitForStatus } from './browser.ts';
 import type { TestServer } from './server.ts';
 
 /** WebAuthn.VirtualAuthenticatorOptions of the DevTools Protocol (the fields the tests set). */
@@ -124,4 +125,12 @@ export async function giveSecurityKey(
   };
   await authenticator.add(credential);
   return { factorId, credentialId: id.toString('base64url'), credential };
+}
+
+/** The second-factor page's button that asks the browser for a security key or passkey. */
+export const KEY_BUTTON = /with your key$/;
+
+/** Presses the page's key button; the virtual authenticator answers; the status of the form's POST. */
+export function touchKey(page: Page): Promise<number> {
+  return submitForStatus(page, page.getByRole('button', { name: KEY_BUTTON }), /\/factor$/);
 }
